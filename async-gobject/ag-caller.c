@@ -1,0 +1,2845 @@
+/* ag-caller.c: runs jobs on a thread's main context
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <math.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "ag-caller-private.h"
+
+#include "ag-enum-types.h"
+#include "ag-error.h"
+#include "ag-init-private.h"
+#include "ag-lock-private.h"
+#include "ag-pending-private.h"
+#include "ag-util-private.h"
+
+/**
+ * AgCaller:
+ *
+ * Runs jobs in one thread, on that thread's [struct@GLib.MainContext].
+ *
+ * There is one caller per thread that runs a main loop. The caller of a GUI
+ * thread, [func@AsyncGObject.Caller.get_main], is a *guest* on the default
+ * main context: it attaches one [struct@GLib.Source] to it and never
+ * iterates it, so its jobs run when GTK (or [method@Gio.Application.run],
+ * or a [struct@GLib.MainLoop]) dispatches. [func@AsyncGObject.Caller.new_thread]
+ * makes a caller that owns a new thread running its own context and loop.
+ *
+ * Jobs are scheduled with [method@AsyncGObject.Caller.call_soon],
+ * [method@AsyncGObject.Caller.call_later],
+ * [method@AsyncGObject.Caller.queue_call] (sequential per key), and
+ * [method@AsyncGObject.Caller.to_thread], which hands the job to a pool of
+ * worker callers. Each returns the job's [class@AsyncGObject.Pending]. A job
+ * ([callback@AsyncGObject.JobFunc]) receives its own pending and either sets
+ * its outcome, returns another pending to follow, or returns its own pending
+ * to set the outcome later. [method@AsyncGObject.Caller.call_direct] runs a
+ * light function with no pending.
+ *
+ * A job cancelled before it starts never runs and ends
+ * %AG_PENDING_STATE_CANCELLED. Cancelling a running job does not complete
+ * its pending behind its back: the job sees the request
+ * ([method@AsyncGObject.Pending.is_cancelled],
+ * [method@AsyncGObject.Pending.get_cancellable]) and its pending ends
+ * cancelled when the job returns or sets it. Cancelling a job that follows
+ * another pending cancels that one too.
+ *
+ * A caller works through its queue in batches bounded by
+ * [property@AsyncGObject.Caller:max-batch-size] and
+ * [property@AsyncGObject.Caller:max-batch-time], at %G_PRIORITY_DEFAULT, so
+ * that the host's other sources run between batches and a burst of results
+ * never holds up a GTK frame. Submitting from another thread wakes the host
+ * once per batch, not once per job.
+ *
+ * [method@AsyncGObject.Caller.stop] cancels the queued and running jobs,
+ * stops the children (and the worker pool) first, and releases the source
+ * and the thread. Work handed to a stopped caller returns a pending that is
+ * already done with %AG_ERROR_CLOSED.
+ *
+ * ## Thread safety
+ *
+ * Every function may be called from any thread. Jobs, direct calls and
+ * their destroy notifies run in the caller's thread. Property notifications
+ * are emitted on the caller's context.
+ *
+ * Since: 0.1
+ */
+
+typedef struct _AgJob      AgJob;
+typedef struct _AgKeyQueue AgKeyQueue;
+
+typedef enum
+{
+  JOB_QUEUED,     /* waiting in the queue or the timers */
+  JOB_SKIPPED,    /* cancelled before it started: never runs */
+  JOB_RUNNING,    /* its function is running */
+  JOB_FOLLOWING,  /* returned a pending to follow */
+  JOB_LATER,      /* returned its own pending: sets the outcome later */
+  JOB_RETURNED,   /* returned NULL */
+} JobPhase;
+
+struct _AgJob
+{
+  gint            ref_count;  /* (atomic) */
+  gint            phase;      /* (atomic) a JobPhase */
+
+  AgJob          *next;         /* protected by the caller's lock */
+  AgJob          *active_prev;  /* protected by the caller's lock */
+  AgJob          *active_next;  /* protected by the caller's lock */
+  GSequenceIter  *timer;        /* protected by the caller's lock */
+  guint           active : 1;   /* protected by the caller's lock */
+
+  /* immutable after submission */
+  guint           pool_job : 1;
+  AgCaller       *caller;     /* owned */
+  AgJobFunc       func;       /* NULL for a direct call */
+  AgDirectFunc    direct;
+  gpointer        data;       /* until @destroy ran */
+  GDestroyNotify  destroy;
+  AgPending      *pending;    /* owned; NULL for a direct call */
+  AgKeyQueue     *keyq;       /* owned; for queue_call items */
+  gint64          deadline;
+  guint64         seq;
+
+  AgPending      *followed;   /* owned; set before phase is FOLLOWING */
+};
+
+struct _AgKeyQueue
+{
+  gint        ref_count;   /* (atomic) */
+  char       *key;         /* immutable */
+  AgCaller   *caller;      /* not owned: the caller owns its queues */
+  AgPending  *pending;     /* owned; immutable; the long-lived job */
+  /* protected by the caller's lock */
+  GQueue      items;       /* AgJob, each owning a reference */
+  AgJob      *running;     /* the item being run, not owned */
+  gboolean    busy;        /* a pump is scheduled or an item runs */
+};
+
+struct _AgCaller
+{
+  GObject        parent_instance;
+
+  AgMutex        lock;
+
+  /* immutable after construction */
+  guint          id;
+  char          *name;
+  GMainContext  *context;
+  GMainLoop     *loop;         /* callers that own their thread */
+  guint          owns_thread : 1;
+  guint          is_worker : 1;
+  guint          is_main : 1;
+  AgPending     *stopped;      /* succeeds when the caller has stopped */
+
+  gint           state;                /* (atomic); written under the lock */
+  gint           state_notify_queued;  /* (atomic) */
+  gint           protected_;           /* (atomic) */
+  guint          max_dispatched;       /* (atomic) */
+  guint          n_workers;            /* (atomic) workers ever made */
+  guint          home_thread;          /* (atomic) see thread_serial() */
+
+  /* protected by the lock */
+  guint          max_idle_workers;
+  gint64         idle_worker_timeout;  /* µs, 0 for never */
+  guint          max_batch_size;
+  gint64         max_batch_time;       /* µs */
+  GSource       *source;
+  AgJob         *head;
+  AgJob        **tail;
+  GSequence     *timers;
+  guint64        timer_seq;
+  AgJob         *active;
+  AgCaller      *parent;
+  GPtrArray     *children;
+  GQueue         idle_workers;
+  GHashTable    *queues;
+  gboolean       finish_requested;
+  gboolean       finished;
+
+  /* protected by the parent's lock: when this worker went idle */
+  gint64         idle_since;
+  /* immutable after construction: a worker's idle timer on its context */
+  GSource       *reaper;
+};
+
+G_DEFINE_FINAL_TYPE (AgCaller, ag_caller, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_CHILDREN,
+  PROP_CONTEXT,
+  PROP_ID,
+  PROP_IDLE_WORKER_TIMEOUT,
+  PROP_MAIN_CONTEXT,
+  PROP_MAX_BATCH_SIZE,
+  PROP_MAX_BATCH_TIME,
+  PROP_MAX_IDLE_WORKERS,
+  PROP_NAME,
+  PROP_PARENT,
+  PROP_PROTECTED,
+  PROP_STATE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+#define DEFAULT_MAX_IDLE_WORKERS     10
+#define DEFAULT_IDLE_WORKER_TIMEOUT  (60 * G_USEC_PER_SEC)
+#define DEFAULT_MAX_BATCH_SIZE       64
+#define DEFAULT_MAX_BATCH_TIME       (2 * 1000)
+
+#define ag_caller_lock(self)   ag_mutex_lock (&(self)->lock)
+#define ag_caller_unlock(self) ag_mutex_unlock (&(self)->lock)
+
+/* The registry: every caller not yet stopped, by id (owning a reference),
+ * and the callers of get_current() and new_thread(), by context. */
+static AgMutex registry_lock = AG_MUTEX_INIT;
+static GHashTable *registry;          /* guint id → AgCaller, owned */
+static GHashTable *context_callers;   /* GMainContext → AgCaller */
+static guint last_id;
+
+/* The caller dispatching in this thread, and the pending of the job it
+ * runs. */
+static GPrivate dispatching_caller;
+static GPrivate current_pending;
+
+static guint thread_serials;
+
+/* A number for this thread, unique in the process (thread addresses are
+ * reused once a thread is gone). */
+static guint
+thread_serial (void)
+{
+  static __thread guint serial;
+
+  if (serial == 0)
+    serial = (guint) g_atomic_int_add (&thread_serials, 1) + 1;
+  return serial;
+}
+
+static void ag_caller_finish_stop (AgCaller *self);
+static void run_job               (AgCaller *self,
+                                   AgJob    *job);
+
+/* Jobs {{{ */
+
+static void
+keyq_unref (AgKeyQueue *keyq)
+{
+  if (g_atomic_int_dec_and_test (&keyq->ref_count))
+    {
+      g_clear_object (&keyq->pending);
+      g_free (keyq->key);
+      g_free (keyq);
+    }
+}
+
+static AgJob *
+job_ref (AgJob *job)
+{
+  g_atomic_int_inc (&job->ref_count);
+  return job;
+}
+
+static void
+job_release_data (AgJob *job)
+{
+  GDestroyNotify destroy = g_steal_pointer (&job->destroy);
+
+  if (destroy != NULL)
+    destroy (g_steal_pointer (&job->data));
+}
+
+static void
+job_unref (AgJob *job)
+{
+  if (!g_atomic_int_dec_and_test (&job->ref_count))
+    return;
+
+  job_release_data (job);
+  g_clear_object (&job->followed);
+  g_clear_object (&job->pending);
+  g_clear_pointer (&job->keyq, keyq_unref);
+  g_clear_object (&job->caller);
+  g_free (job);
+}
+
+static gint
+job_compare_deadline (gconstpointer a,
+                      gconstpointer b,
+                      gpointer      user_data)
+{
+  const AgJob *ja = a;
+  const AgJob *jb = b;
+
+  if (ja->deadline != jb->deadline)
+    return ja->deadline < jb->deadline ? -1 : 1;
+  return ja->seq < jb->seq ? -1 : (ja->seq > jb->seq);
+}
+
+static void
+active_unlink_unlocked (AgCaller *self,
+                        AgJob    *job)
+{
+  if (!job->active)
+    return;
+
+  if (job->active_prev != NULL)
+    job->active_prev->active_next = job->active_next;
+  else
+    self->active = job->active_next;
+  if (job->active_next != NULL)
+    job->active_next->active_prev = job->active_prev;
+  job->active_prev = job->active_next = NULL;
+  job->active = FALSE;
+}
+
+static void keyq_item_finished (AgJob *job);
+static void worker_return_to_pool (AgCaller *worker);
+
+/* The canceller's destroy notify: the job's pending is done. It runs before
+ * the pending's done callbacks, so a worker is back in its pool by then. */
+static void
+job_finished (gpointer data)
+{
+  AgJob *job = data;
+  AgCaller *self = job->caller;
+
+  ag_caller_lock (self);
+  active_unlink_unlocked (self, job);
+  ag_caller_unlock (self);
+
+  if (job->keyq != NULL)
+    keyq_item_finished (job);
+
+  if (job->pool_job)
+    worker_return_to_pool (self);
+
+  job_unref (job);
+}
+
+static void
+job_cancel (AgPending  *pending,
+            const char *message,
+            gpointer    data)
+{
+  AgJob *job = data;
+
+  for (;;)
+    {
+      gint phase = g_atomic_int_get (&job->phase);
+
+      if (phase == JOB_QUEUED)
+        {
+          AgCaller *self = job->caller;
+          gboolean in_timers = FALSE;
+
+          if (!g_atomic_int_compare_and_exchange (&job->phase, JOB_QUEUED,
+                                                  JOB_SKIPPED))
+            continue;
+
+          /* A cancelled timer need not wait for its deadline. */
+          ag_caller_lock (self);
+          if (job->timer != NULL)
+            {
+              g_sequence_remove (g_steal_pointer (&job->timer));
+              in_timers = TRUE;
+            }
+          ag_caller_unlock (self);
+          if (in_timers)
+            job_unref (job);
+
+          /* It never runs: it ends cancelled, here and now. */
+          ag_pending_take_value (pending, NULL);
+          return;
+        }
+
+      if (phase == JOB_FOLLOWING)
+        ag_pending_cancel (job->followed, message);
+
+      return;
+    }
+}
+
+static AgJob *
+job_new (AgCaller       *self,
+         AgJobFunc       func,
+         AgDirectFunc    direct,
+         gpointer        data,
+         GDestroyNotify  destroy)
+{
+  AgJob *job = g_new0 (AgJob, 1);
+
+  job->ref_count = 1;
+  job->phase = JOB_QUEUED;
+  job->caller = g_object_ref (self);
+  job->func = func;
+  job->direct = direct;
+  job->data = data;
+  job->destroy = destroy;
+
+  return job;
+}
+
+/* Makes the pending of @job; the canceller holds a reference to @job until
+ * the pending is done. Returns a new reference to the pending. */
+static AgPending *
+job_make_pending (AgCaller *self,
+                  AgJob    *job)
+{
+  AgPending *pending = ag_pending_new ();
+
+  ag_pending_set_caller (pending, self);
+  job->pending = g_object_ref (pending);
+  ag_pending_set_canceller (pending, job_cancel, job_ref (job), job_finished);
+
+  return pending;
+}
+
+/* Completes the pending of a job @self refused: it never runs. */
+static void
+job_reject (AgCaller *self,
+            AgJob    *job)
+{
+  g_atomic_int_set (&job->phase, JOB_SKIPPED);
+  ag_pending_take_error (job->pending,
+                         g_error_new (AG_ERROR, AG_ERROR_CLOSED,
+                                      _("The caller “%s” is stopped"),
+                                      self->name));
+  job_unref (job);
+}
+
+static void
+follow_done_cb (AgPending *followed,
+                gpointer   data)
+{
+  AgJob *job = data;
+
+  ag_pending_copy_outcome (job->pending, followed);
+}
+
+/* Runs @job, taking over the reference its queue held. */
+static void
+run_job (AgCaller *self,
+         AgJob    *job)
+{
+  AgPending *previous;
+  AgPending *result;
+
+  if (job->func == NULL)
+    {
+      /* A direct call; dropped once the caller stops. */
+      if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+        job->direct (job->data);
+      job_unref (job);
+      return;
+    }
+
+  if (!g_atomic_int_compare_and_exchange (&job->phase, JOB_QUEUED,
+                                          JOB_RUNNING))
+    {
+      /* Cancelled before it started: its pending is done already. */
+      job_unref (job);
+      return;
+    }
+
+  previous = g_private_get (&current_pending);
+  g_private_set (&current_pending, job->pending);
+  result = job->func (job->pending, job->data);
+  g_private_set (&current_pending, previous);
+
+  job_release_data (job);
+
+  if (result == NULL)
+    {
+      g_atomic_int_set (&job->phase, JOB_RETURNED);
+      /* An outcome the job did not set resolves empty. */
+      ag_pending_take_value (job->pending, NULL);
+    }
+  else if (result == job->pending)
+    {
+      g_atomic_int_set (&job->phase, JOB_LATER);
+      g_object_unref (result);
+    }
+  else if (!AG_IS_PENDING (result))
+    {
+      g_critical ("A job of the caller “%s” returned something that is not "
+                  "an AgPending", self->name);
+      g_atomic_int_set (&job->phase, JOB_RETURNED);
+      ag_pending_take_value (job->pending, NULL);
+    }
+  else
+    {
+      job->followed = result;
+      g_atomic_int_set (&job->phase, JOB_FOLLOWING);
+
+      /* A cancellation that came while the job ran reached no one yet. */
+      if (ag_pending_is_cancelled (job->pending))
+        {
+          g_autofree char *message =
+            ag_pending_dup_cancel_message (job->pending);
+
+          ag_pending_cancel (result, message);
+        }
+
+      ag_pending_add_done_callback (result, follow_done_cb, job_ref (job),
+                                    (GDestroyNotify) job_unref);
+    }
+
+  job_unref (job);
+}
+
+/* }}} */
+
+/* The source {{{ */
+
+typedef struct
+{
+  GSource   source;
+  AgCaller *caller;  /* owned: the caller drops the source when it stops */
+} CallerSource;
+
+/* Must hold the lock. */
+static gboolean
+caller_ready_unlocked (AgCaller *self,
+                       gint64    now,
+                       gint     *timeout)
+{
+  if (self->head != NULL || self->finish_requested)
+    return TRUE;
+
+  if (self->timers != NULL && g_sequence_get_length (self->timers) > 0)
+    {
+      AgJob *first = g_sequence_get (g_sequence_get_begin_iter (self->timers));
+
+      if (first->deadline <= now)
+        return TRUE;
+      if (timeout != NULL)
+        *timeout = (gint) MIN ((first->deadline - now + 999) / 1000,
+                               G_MAXINT);
+    }
+
+  return FALSE;
+}
+
+static gboolean
+caller_source_prepare (GSource *source,
+                       gint    *timeout)
+{
+  AgCaller *self = ((CallerSource *) source)->caller;
+  gboolean ready;
+
+  *timeout = -1;
+
+  ag_caller_lock (self);
+  ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
+  ag_caller_unlock (self);
+
+  if (ready)
+    *timeout = 0;
+
+  return ready;
+}
+
+static gboolean
+caller_source_check (GSource *source)
+{
+  AgCaller *self = ((CallerSource *) source)->caller;
+  gboolean ready;
+
+  ag_caller_lock (self);
+  ready = caller_ready_unlocked (self, g_get_monotonic_time (), NULL);
+  ag_caller_unlock (self);
+
+  return ready;
+}
+
+/* Moves the timers whose deadline has come to the end of the queue, in
+ * deadline order. Must hold the lock. */
+static void
+move_due_timers_unlocked (AgCaller *self,
+                          gint64    now)
+{
+  if (self->timers == NULL)
+    return;
+
+  while (g_sequence_get_length (self->timers) > 0)
+    {
+      GSequenceIter *iter = g_sequence_get_begin_iter (self->timers);
+      AgJob *job = g_sequence_get (iter);
+
+      if (job->deadline > now)
+        break;
+
+      g_sequence_remove (iter);
+      job->timer = NULL;
+      job->next = NULL;
+      *self->tail = job;
+      self->tail = &job->next;
+    }
+}
+
+static void
+caller_dispatch (AgCaller *self)
+{
+  gint64 start = g_get_monotonic_time ();
+  gint64 end;
+  guint max_batch;
+  guint n = 0;
+  gpointer previous;
+
+  ag_caller_lock (self);
+  if (self->finish_requested)
+    {
+      ag_caller_unlock (self);
+      ag_caller_finish_stop (self);
+      return;
+    }
+  move_due_timers_unlocked (self, start);
+  max_batch = self->max_batch_size;
+  end = start + self->max_batch_time;
+  ag_caller_unlock (self);
+
+  previous = g_private_get (&dispatching_caller);
+  g_private_set (&dispatching_caller, self);
+  g_atomic_int_set (&self->home_thread, thread_serial ());
+
+  while (n < max_batch &&
+         g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+    {
+      AgJob *job;
+
+      ag_caller_lock (self);
+      job = self->head;
+      if (job != NULL)
+        {
+          self->head = job->next;
+          if (self->head == NULL)
+            self->tail = &self->head;
+          job->next = NULL;
+        }
+      ag_caller_unlock (self);
+
+      if (job == NULL)
+        break;
+
+      run_job (self, job);
+      n++;
+
+      if (g_get_monotonic_time () >= end)
+        break;
+    }
+
+  g_private_set (&dispatching_caller, previous);
+
+  if (n > (guint) g_atomic_int_get (&self->max_dispatched))
+    g_atomic_int_set (&self->max_dispatched, n);
+}
+
+static gboolean
+caller_source_dispatch (GSource     *source,
+                        GSourceFunc  callback,
+                        gpointer     user_data)
+{
+  AgCaller *self = ((CallerSource *) source)->caller;
+
+  g_object_ref (self);
+  caller_dispatch (self);
+  g_object_unref (self);
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+caller_source_finalize (GSource *source)
+{
+  g_clear_object (&((CallerSource *) source)->caller);
+}
+
+static GSourceFuncs caller_source_funcs = {
+  .prepare = caller_source_prepare,
+  .check = caller_source_check,
+  .dispatch = caller_source_dispatch,
+  .finalize = caller_source_finalize,
+};
+
+/* Queues @job, taking its reference. Returns FALSE (and leaves @job alone)
+ * when the caller no longer accepts work. */
+static gboolean
+caller_push (AgCaller *self,
+             AgJob    *job,
+             gboolean  internal)
+{
+  gboolean wake = FALSE;
+
+  ag_caller_lock (self);
+
+  if (self->finished ||
+      (!internal && g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING))
+    {
+      ag_caller_unlock (self);
+      return FALSE;
+    }
+
+  if (job->pending != NULL)
+    {
+      job->active = TRUE;
+      job->active_next = self->active;
+      if (self->active != NULL)
+        self->active->active_prev = job;
+      self->active = job;
+    }
+
+  if (job->deadline > 0)
+    {
+      if (self->timers == NULL)
+        self->timers = g_sequence_new (NULL);
+      job->seq = self->timer_seq++;
+      job->timer = g_sequence_insert_sorted (self->timers, job,
+                                             job_compare_deadline, NULL);
+      /* A new first deadline: the loop may sleep with a later one. */
+      wake = g_sequence_iter_is_begin (job->timer);
+    }
+  else
+    {
+      wake = self->head == NULL;
+      *self->tail = job;
+      self->tail = &job->next;
+    }
+
+  ag_caller_unlock (self);
+
+  /* One wake-up per batch: only the job that makes the queue non-empty
+   * wakes the loop, and not when the caller's own thread queues it (the
+   * loop checks the queue before it sleeps). */
+  if (wake && g_private_get (&dispatching_caller) != self)
+    g_main_context_wakeup (self->context);
+
+  return TRUE;
+}
+
+/* }}} */
+
+/* Registry and construction {{{ */
+
+/* Must hold the registry lock. */
+static void
+registry_ensure_unlocked (void)
+{
+  if (registry == NULL)
+    {
+      registry = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+      context_callers = g_hash_table_new (NULL, NULL);
+    }
+}
+
+static void
+registry_add (AgCaller *self,
+              gboolean  by_context)
+{
+  ag_mutex_lock (&registry_lock);
+  registry_ensure_unlocked ();
+  self->id = ++last_id;
+  g_hash_table_insert (registry, GUINT_TO_POINTER (self->id),
+                       g_object_ref (self));
+  if (by_context)
+    g_hash_table_insert (context_callers, self->context, self);
+  ag_mutex_unlock (&registry_lock);
+}
+
+static void
+registry_remove (AgCaller *self)
+{
+  AgCaller *owned = NULL;
+
+  ag_mutex_lock (&registry_lock);
+  if (registry != NULL)
+    {
+      if (g_hash_table_lookup (context_callers, self->context) == self)
+        g_hash_table_remove (context_callers, self->context);
+      /* released below, outside the lock */
+      g_hash_table_steal_extended (registry, GUINT_TO_POINTER (self->id),
+                                   NULL, (gpointer *) &owned);
+    }
+  ag_mutex_unlock (&registry_lock);
+
+  g_clear_object (&owned);
+}
+
+static AgCaller *
+caller_new (GMainContext *context,
+            const char   *name,
+            gboolean      owns_thread,
+            AgCaller     *parent)
+{
+  /* Callers that own their thread are the callers of their context. */
+  AgCaller *self = g_object_new (AG_TYPE_CALLER, NULL);
+  CallerSource *source;
+
+  self->context = g_main_context_ref (context);
+  self->owns_thread = !!owns_thread;
+  self->is_main = context == g_main_context_default ();
+  self->stopped = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING, NULL);
+
+  if (parent != NULL)
+    {
+      ag_caller_lock (parent);
+      self->max_idle_workers = parent->max_idle_workers;
+      self->idle_worker_timeout = parent->idle_worker_timeout;
+      self->max_batch_size = parent->max_batch_size;
+      self->max_batch_time = parent->max_batch_time;
+      ag_caller_unlock (parent);
+      self->parent = g_object_ref (parent);
+    }
+
+  registry_add (self, owns_thread);
+
+  if (name != NULL)
+    self->name = g_strdup (name);
+  else if (self->is_main)
+    self->name = g_strdup ("main");
+  else
+    self->name = g_strdup_printf ("caller-%u", self->id);
+
+  source = (CallerSource *) g_source_new (&caller_source_funcs,
+                                          sizeof (CallerSource));
+  source->caller = g_object_ref (self);
+  g_source_set_priority ((GSource *) source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name ((GSource *) source, "[async-gobject] AgCaller");
+  self->source = (GSource *) source;
+  g_source_attach (self->source, context);
+
+  return self;
+}
+
+static GSourceFuncs reaper_source_funcs;
+
+static gpointer
+caller_thread_main (gpointer data)
+{
+  AgCaller *self = data;
+
+  g_atomic_int_set (&self->home_thread, thread_serial ());
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+
+  /* Deliver what is still due on the context (notifications, GIO
+   * callbacks), a bounded number of times, so that nothing it holds is left
+   * behind with the context. */
+  for (guint i = 0; i < 1000 && g_main_context_pending (self->context); i++)
+    g_main_context_iteration (self->context, FALSE);
+
+  g_main_context_pop_thread_default (self->context);
+
+  /* Everything is released: say so, then let the thread go. */
+  ag_pending_set_boolean (self->stopped, TRUE);
+  g_object_unref (self);
+
+  return NULL;
+}
+
+static AgCaller *
+caller_new_thread (const char *name,
+                   AgCaller   *parent,
+                   gboolean    worker)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GThread) thread = NULL;
+  AgCaller *self;
+
+  self = caller_new (context, name, TRUE, parent);
+  self->is_worker = !!worker;
+  self->loop = g_main_loop_new (context, FALSE);
+
+  if (worker)
+    {
+      /* The worker's idle timer, on its own context. No reference: the
+       * worker destroys it when it stops. */
+      self->reaper = g_source_new (&reaper_source_funcs, sizeof (GSource));
+      g_source_set_static_name (self->reaper,
+                                "[async-gobject] AgCaller idle worker");
+      g_source_set_callback (self->reaper, NULL, self, NULL);
+      g_source_attach (self->reaper, context);
+    }
+
+  thread = g_thread_new (self->name, caller_thread_main, g_object_ref (self));
+
+  return self;
+}
+
+/* }}} */
+
+/* Worker pool {{{ */
+
+static gboolean
+reaper_dispatch (GSource     *source,
+                 GSourceFunc  callback,
+                 gpointer     user_data)
+{
+  AgCaller *worker = user_data;
+  g_autoptr(AgCaller) parent = NULL;
+  gboolean reap = FALSE;
+  gint64 now = g_get_monotonic_time ();
+
+  g_source_set_ready_time (source, -1);
+
+  ag_caller_lock (worker);
+  g_set_object (&parent, worker->parent);
+  ag_caller_unlock (worker);
+
+  if (parent == NULL)
+    return G_SOURCE_CONTINUE;
+
+  ag_caller_lock (parent);
+  if (g_queue_find (&parent->idle_workers, worker) != NULL &&
+      parent->idle_worker_timeout > 0)
+    {
+      gint64 due = worker->idle_since + parent->idle_worker_timeout;
+
+      if (due <= now)
+        {
+          g_queue_remove (&parent->idle_workers, worker);
+          reap = TRUE;
+        }
+      else
+        g_source_set_ready_time (source, due);
+    }
+  ag_caller_unlock (parent);
+
+  if (reap)
+    {
+      ag_caller_stop (worker, TRUE);
+      g_object_unref (worker);  /* the pool's reference */
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs reaper_source_funcs = {
+  .dispatch = reaper_dispatch,
+};
+
+
+static void
+worker_return_to_pool (AgCaller *worker)
+{
+  g_autoptr(AgCaller) parent = NULL;
+  gboolean stop = FALSE;
+  gint64 timeout = 0;
+
+  ag_caller_lock (worker);
+  g_set_object (&parent, worker->parent);
+  ag_caller_unlock (worker);
+
+  if (parent == NULL ||
+      g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
+    return;
+
+  ag_caller_lock (parent);
+  if (g_atomic_int_get (&parent->state) != AG_CALLER_STATE_RUNNING ||
+      g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
+    stop = TRUE;
+  else
+    {
+      worker->idle_since = g_get_monotonic_time ();
+      timeout = parent->idle_worker_timeout;
+      /* Most recently used first: warm workers are reused, cold ones
+       * reaped. */
+      g_queue_push_head (&parent->idle_workers, g_object_ref (worker));
+    }
+  ag_caller_unlock (parent);
+
+  if (stop)
+    ag_caller_stop (worker, TRUE);
+  else if (timeout > 0)
+    g_source_set_ready_time (worker->reaper, worker->idle_since + timeout);
+}
+
+/* An idle worker of the pool of @self, or a new one; NULL when @self is
+ * stopping. Returns a new reference. */
+static AgCaller *
+worker_take (AgCaller *self)
+{
+  g_autofree char *name = NULL;
+  AgCaller *worker;
+  gboolean running;
+
+  ag_caller_lock (self);
+  worker = g_queue_pop_head (&self->idle_workers);
+  running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
+  ag_caller_unlock (self);
+
+  if (worker != NULL || !running)
+    return worker;
+
+  name = g_strdup_printf ("%s-worker-%u", self->name,
+                          (guint) g_atomic_int_add (&self->n_workers, 1) + 1);
+  worker = caller_new_thread (name, self, TRUE);
+
+  ag_caller_lock (self);
+  running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
+  if (running)
+    {
+      if (self->children == NULL)
+        self->children = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (self->children, g_object_ref (worker));
+    }
+  ag_caller_unlock (self);
+
+  if (!running)
+    {
+      ag_caller_stop (worker, TRUE);
+      g_clear_object (&worker);
+    }
+
+  return worker;
+}
+
+/* }}} */
+
+/* Per-key queues {{{ */
+
+static void keyq_pump (gpointer data);
+static void keyq_close (AgKeyQueue *keyq);
+static void queue_close_internal (AgCaller   *self,
+                                  const char *key,
+                                  AgKeyQueue *expected);
+
+/* Schedules the next item of @keyq, or marks it idle. Must hold the
+ * caller's lock. */
+static void
+keyq_schedule_unlocked (AgKeyQueue *keyq,
+                        AgJob     **pump)
+{
+  *pump = NULL;
+  if (g_queue_is_empty (&keyq->items))
+    {
+      keyq->busy = FALSE;
+      return;
+    }
+
+  g_atomic_int_inc (&keyq->ref_count);
+  *pump = job_new (keyq->caller, NULL, keyq_pump, keyq, NULL);
+}
+
+static void
+keyq_push_pump (AgCaller *self,
+                AgJob    *pump)
+{
+  if (pump == NULL)
+    return;
+
+  pump->destroy = (GDestroyNotify) keyq_unref;
+  if (!caller_push (self, pump, TRUE))
+    job_unref (pump);
+}
+
+static void
+keyq_pump (gpointer data)
+{
+  AgKeyQueue *keyq = data;
+  AgCaller *self = keyq->caller;
+  AgJob *job = NULL;
+  AgJob *pump = NULL;
+
+  ag_caller_lock (self);
+  while ((job = g_queue_pop_head (&keyq->items)) != NULL)
+    {
+      if (g_atomic_int_get (&job->phase) == JOB_QUEUED)
+        break;
+      /* cancelled while queued: done already */
+      ag_caller_unlock (self);
+      job_unref (job);
+      ag_caller_lock (self);
+    }
+  if (job != NULL)
+    keyq->running = job;
+  else
+    keyq_schedule_unlocked (keyq, &pump);
+  ag_caller_unlock (self);
+
+  keyq_push_pump (self, pump);
+
+  if (job != NULL)
+    run_job (self, job);
+}
+
+static void
+keyq_item_finished (AgJob *job)
+{
+  AgKeyQueue *keyq = job->keyq;
+  AgCaller *self = job->caller;
+  AgJob *pump = NULL;
+
+  ag_caller_lock (self);
+  if (keyq->running == job)
+    {
+      keyq->running = NULL;
+      keyq_schedule_unlocked (keyq, &pump);
+    }
+  ag_caller_unlock (self);
+
+  keyq_push_pump (self, pump);
+}
+
+static void
+keyq_cancel (AgPending  *pending,
+             const char *message,
+             gpointer    data)
+{
+  AgKeyQueue *keyq = data;
+
+  queue_close_internal (keyq->caller, keyq->key, keyq);
+}
+
+/* }}} */
+
+/* GObject {{{ */
+
+static void
+ag_caller_finalize (GObject *object)
+{
+  AgCaller *self = (AgCaller *) object;
+
+  g_assert (self->head == NULL);
+  g_assert (self->active == NULL);
+
+  if (self->source != NULL)
+    {
+      g_source_destroy (self->source);
+      g_source_unref (self->source);
+    }
+  if (self->reaper != NULL)
+    {
+      g_source_destroy (self->reaper);
+      g_source_unref (self->reaper);
+    }
+  g_clear_pointer (&self->timers, g_sequence_free);
+  g_clear_pointer (&self->children, g_ptr_array_unref);
+  g_queue_clear_full (&self->idle_workers, g_object_unref);
+  g_clear_pointer (&self->queues, g_hash_table_unref);
+  g_clear_object (&self->parent);
+  g_clear_object (&self->stopped);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->name, g_free);
+  ag_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (ag_caller_parent_class)->finalize (object);
+}
+
+static void
+ag_caller_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  AgCaller *self = AG_CALLER (object);
+
+  switch (prop_id)
+    {
+    case PROP_CHILDREN:
+      g_value_take_boxed (value, ag_caller_dup_children (self));
+      break;
+
+    case PROP_CONTEXT:
+      g_value_set_boxed (value, self->context);
+      break;
+
+    case PROP_ID:
+      g_value_set_uint (value, self->id);
+      break;
+
+    case PROP_IDLE_WORKER_TIMEOUT:
+      g_value_set_double (value, ag_caller_get_idle_worker_timeout (self));
+      break;
+
+    case PROP_MAIN_CONTEXT:
+      g_value_set_boolean (value, self->is_main);
+      break;
+
+    case PROP_MAX_BATCH_SIZE:
+      g_value_set_uint (value, ag_caller_get_max_batch_size (self));
+      break;
+
+    case PROP_MAX_BATCH_TIME:
+      g_value_set_double (value, ag_caller_get_max_batch_time (self));
+      break;
+
+    case PROP_MAX_IDLE_WORKERS:
+      g_value_set_uint (value, ag_caller_get_max_idle_workers (self));
+      break;
+
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+
+    case PROP_PARENT:
+      g_value_take_object (value, ag_caller_dup_parent (self));
+      break;
+
+    case PROP_PROTECTED:
+      g_value_set_boolean (value, ag_caller_get_protected (self));
+      break;
+
+    case PROP_STATE:
+      g_value_set_enum (value, ag_caller_get_state (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ag_caller_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  AgCaller *self = AG_CALLER (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDLE_WORKER_TIMEOUT:
+      ag_caller_set_idle_worker_timeout (self, g_value_get_double (value));
+      break;
+
+    case PROP_MAX_BATCH_SIZE:
+      ag_caller_set_max_batch_size (self, g_value_get_uint (value));
+      break;
+
+    case PROP_MAX_BATCH_TIME:
+      ag_caller_set_max_batch_time (self, g_value_get_double (value));
+      break;
+
+    case PROP_MAX_IDLE_WORKERS:
+      ag_caller_set_max_idle_workers (self, g_value_get_uint (value));
+      break;
+
+    case PROP_PROTECTED:
+      ag_caller_set_protected (self, g_value_get_boolean (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ag_caller_class_init (AgCallerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ag_caller_finalize;
+  object_class->get_property = ag_caller_get_property;
+  object_class->set_property = ag_caller_set_property;
+
+  /**
+   * AgCaller:children:
+   *
+   * The child callers: those of [method@AsyncGObject.Caller.get_child] and
+   * the workers of [method@AsyncGObject.Caller.to_thread].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CHILDREN] =
+    g_param_spec_boxed ("children", NULL, NULL,
+                        G_TYPE_PTR_ARRAY,
+                        (G_PARAM_READABLE |
+                         G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:context:
+   *
+   * The context whose loop runs the jobs: the host's for a guest, the
+   * caller's own for one that owns its thread.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_boxed ("context", NULL, NULL,
+                        G_TYPE_MAIN_CONTEXT,
+                        (G_PARAM_READABLE |
+                         G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:id:
+   *
+   * A number that identifies the caller in this process, for
+   * [func@AsyncGObject.Caller.lookup].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_ID] =
+    g_param_spec_uint ("id", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READABLE |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:idle-worker-timeout:
+   *
+   * Seconds after which an idle worker of the pool of
+   * [method@AsyncGObject.Caller.to_thread] stops; 0 keeps idle workers for
+   * ever.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_IDLE_WORKER_TIMEOUT] =
+    g_param_spec_double ("idle-worker-timeout", NULL, NULL,
+                         0, G_MAXDOUBLE, 60,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:main-context:
+   *
+   * Whether the caller runs on the global default main context, as
+   * [func@AsyncGObject.Caller.get_main] does.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAIN_CONTEXT] =
+    g_param_spec_boolean ("main-context", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE |
+                           G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:max-batch-size:
+   *
+   * The most jobs run by one dispatch of the caller's source, before the
+   * host's other sources get their turn.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_BATCH_SIZE] =
+    g_param_spec_uint ("max-batch-size", NULL, NULL,
+                       1, G_MAXUINT, DEFAULT_MAX_BATCH_SIZE,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:max-batch-time:
+   *
+   * The most seconds one dispatch of the caller's source starts jobs for,
+   * before the host's other sources get their turn. A job that runs longer
+   * is not interrupted.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_BATCH_TIME] =
+    g_param_spec_double ("max-batch-time", NULL, NULL,
+                         0, G_MAXDOUBLE, DEFAULT_MAX_BATCH_TIME / 1e6,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:max-idle-workers:
+   *
+   * The most idle workers the pool of [method@AsyncGObject.Caller.to_thread]
+   * keeps; a worker that finishes a job when the pool is full stops.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_IDLE_WORKERS] =
+    g_param_spec_uint ("max-idle-workers", NULL, NULL,
+                       0, G_MAXUINT, DEFAULT_MAX_IDLE_WORKERS,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:name:
+   *
+   * The name of the caller, for logs; also its thread's name when it owns
+   * one.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:parent:
+   *
+   * The caller that made this one with
+   * [method@AsyncGObject.Caller.get_child] or
+   * [method@AsyncGObject.Caller.to_thread], and stops it with itself.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_PARENT] =
+    g_param_spec_object ("parent", NULL, NULL,
+                         AG_TYPE_CALLER,
+                         (G_PARAM_READABLE |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:protected:
+   *
+   * Whether [method@AsyncGObject.Caller.stop] ignores requests that are
+   * not forced.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_PROTECTED] =
+    g_param_spec_boolean ("protected", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READWRITE |
+                           G_PARAM_EXPLICIT_NOTIFY |
+                           G_PARAM_STATIC_STRINGS));
+
+  /**
+   * AgCaller:state:
+   *
+   * The state of the caller. Notified on the caller's context.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL,
+                       AG_TYPE_CALLER_STATE,
+                       AG_CALLER_STATE_RUNNING,
+                       (G_PARAM_READABLE |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  ag_init_i18n ();
+}
+
+static void
+ag_caller_init (AgCaller *self)
+{
+  ag_mutex_init (&self->lock);
+  self->state = AG_CALLER_STATE_RUNNING;
+  self->tail = &self->head;
+  self->max_idle_workers = DEFAULT_MAX_IDLE_WORKERS;
+  self->idle_worker_timeout = DEFAULT_IDLE_WORKER_TIMEOUT;
+  self->max_batch_size = DEFAULT_MAX_BATCH_SIZE;
+  self->max_batch_time = DEFAULT_MAX_BATCH_TIME;
+  g_queue_init (&self->idle_workers);
+}
+
+/* }}} */
+
+/* Stopping {{{ */
+
+static void
+set_state (AgCaller      *self,
+           AgCallerState  state)
+{
+  g_atomic_int_set (&self->state, state);
+  ag_notify_on_context (self, self->context, properties[PROP_STATE],
+                        &self->state_notify_queued);
+}
+
+/* Releases what the caller holds, in its own thread (or with its context
+ * acquired): the queued jobs, the source, the loop. */
+static void
+ag_caller_finish_stop (AgCaller *self)
+{
+  AgJob *queued;
+  GSequence *timers;
+  GSource *source;
+  GSource *reaper;
+
+  ag_caller_lock (self);
+  if (self->finished)
+    {
+      ag_caller_unlock (self);
+      return;
+    }
+  self->finished = TRUE;
+  self->finish_requested = FALSE;
+  queued = g_steal_pointer (&self->head);
+  self->tail = &self->head;
+  timers = g_steal_pointer (&self->timers);
+  source = g_steal_pointer (&self->source);
+  reaper = self->reaper;  /* freed at finalize: others may still arm it */
+  ag_caller_unlock (self);
+
+  g_object_ref (self);
+
+  /* Jobs still queued were cancelled by stop(); dropping them runs their
+   * destroy notifies here, in the caller's thread. */
+  while (queued != NULL)
+    {
+      AgJob *job = queued;
+
+      queued = job->next;
+      job->next = NULL;
+      job_unref (job);
+    }
+
+  if (timers != NULL)
+    {
+      GSequenceIter *iter = g_sequence_get_begin_iter (timers);
+
+      while (!g_sequence_iter_is_end (iter))
+        {
+          AgJob *job = g_sequence_get (iter);
+
+          iter = g_sequence_iter_next (iter);
+          job->timer = NULL;
+          job_unref (job);
+        }
+      g_sequence_free (timers);
+    }
+
+  if (reaper != NULL)
+    g_source_destroy (reaper);
+
+  if (source != NULL)
+    {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+
+  registry_remove (self);
+  set_state (self, AG_CALLER_STATE_STOPPED);
+
+  if (self->loop != NULL)
+    g_main_loop_quit (self->loop);
+  else
+    ag_pending_set_boolean (self->stopped, TRUE);
+
+  g_object_unref (self);
+}
+
+/**
+ * ag_caller_stop:
+ * @self: a [class@AsyncGObject.Caller]
+ * @force: stop even if @self is protected
+ *
+ * Stops @self: children first (and the workers of its pool), then its own
+ * jobs. Queued jobs never run and end cancelled; running jobs are
+ * cancelled and end cancelled when they return; jobs that follow another
+ * pending or set their outcome later end cancelled at once. Then @self
+ * releases its source and, if it owns one, its thread.
+ *
+ * A protected caller ([property@AsyncGObject.Caller:protected]) ignores
+ * this unless @force is %TRUE. Stopping may be requested any number of
+ * times, from any thread, also from a job of @self; after the first, it is
+ * silent and harmless. The last steps happen in the caller's own thread:
+ * wait for [property@AsyncGObject.Caller:state] to become
+ * %AG_CALLER_STATE_STOPPED, or for the pending of
+ * [method@AsyncGObject.Caller.get_stopped].
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_stop (AgCaller *self,
+                gboolean  force)
+{
+  g_autoptr(AgCaller) parent = NULL;
+  g_autoptr(GPtrArray) children = NULL;
+  g_autoptr(GPtrArray) jobs = NULL;
+  g_autoptr(GHashTable) queues = NULL;
+  GQueue idle = G_QUEUE_INIT;
+  g_autofree char *message = NULL;
+  gboolean finish_here;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+
+  if (!force && g_atomic_int_get (&self->protected_))
+    return;
+
+  ag_caller_lock (self);
+  if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING)
+    {
+      ag_caller_unlock (self);
+      return;
+    }
+  g_atomic_int_set (&self->state, AG_CALLER_STATE_STOPPING);
+  parent = g_steal_pointer (&self->parent);
+  children = g_steal_pointer (&self->children);
+  idle = self->idle_workers;
+  g_queue_init (&self->idle_workers);
+  queues = g_steal_pointer (&self->queues);
+  jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_unref);
+  for (AgJob *job = self->active; job != NULL; job = job->active_next)
+    g_ptr_array_add (jobs, job_ref (job));
+  ag_caller_unlock (self);
+
+  g_object_ref (self);
+  set_state (self, AG_CALLER_STATE_STOPPING);
+
+  /* Leave the parent and its pool. */
+  if (parent != NULL)
+    {
+      gboolean was_idle;
+
+      ag_caller_lock (parent);
+      was_idle = g_queue_remove (&parent->idle_workers, self);
+      if (parent->children != NULL)
+        g_ptr_array_remove (parent->children, self);
+      ag_caller_unlock (parent);
+
+      if (was_idle)
+        g_object_unref (self);
+    }
+
+  /* Children first. */
+  g_queue_clear_full (&idle, g_object_unref);
+  for (guint i = 0; children != NULL && i < children->len; i++)
+    ag_caller_stop (g_ptr_array_index (children, i), TRUE);
+
+  if (queues != NULL)
+    {
+      GHashTableIter iter;
+      gpointer keyq;
+
+      g_hash_table_iter_init (&iter, queues);
+      while (g_hash_table_iter_next (&iter, NULL, &keyq))
+        {
+          g_hash_table_iter_steal (&iter);
+          keyq_close (keyq);
+        }
+    }
+
+  message = g_strdup_printf (_("The caller “%s” was stopped"), self->name);
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      AgJob *job = g_ptr_array_index (jobs, i);
+      gint phase;
+
+      ag_pending_cancel (job->pending, message);
+
+      /* A job that is no longer running would otherwise end only when
+       * whatever it waits for does. */
+      phase = g_atomic_int_get (&job->phase);
+      if (phase == JOB_FOLLOWING || phase == JOB_LATER)
+        ag_pending_take_value (job->pending, NULL);
+    }
+
+  /* The rest happens in the caller's thread. A guest whose context nobody
+   * runs right now may finish here: acquiring the context makes this thread
+   * its owner for the time. */
+  finish_here = ag_caller_runs_in_this_thread (self);
+  if (!finish_here && !self->owns_thread &&
+      g_main_context_acquire (self->context))
+    {
+      ag_caller_finish_stop (self);
+      g_main_context_release (self->context);
+    }
+  else if (finish_here)
+    ag_caller_finish_stop (self);
+  else
+    {
+      ag_caller_lock (self);
+      self->finish_requested = TRUE;
+      ag_caller_unlock (self);
+      g_main_context_wakeup (self->context);
+    }
+
+  g_object_unref (self);
+}
+
+/* }}} */
+
+/* Public API {{{ */
+
+static AgCaller *
+caller_for_context (GMainContext *context,
+                    gboolean      home)
+{
+  AgCaller *self;
+  AgCaller *first;
+
+  ag_mutex_lock (&registry_lock);
+  registry_ensure_unlocked ();
+  self = g_hash_table_lookup (context_callers, context);
+  ag_mutex_unlock (&registry_lock);
+
+  if (self == NULL)
+    {
+      /* Create outside the registry lock; keep the first should two threads
+       * race. The registry holds the reference. */
+      self = caller_new (context, NULL, FALSE, NULL);
+
+      ag_mutex_lock (&registry_lock);
+      first = g_hash_table_lookup (context_callers, context);
+      if (first == NULL)
+        g_hash_table_insert (context_callers, context, self);
+      ag_mutex_unlock (&registry_lock);
+
+      if (first != NULL)
+        {
+          ag_caller_stop (self, TRUE);
+          g_object_unref (self);
+          self = first;
+        }
+      else
+        g_object_unref (self);
+    }
+
+  /* The thread whose thread-default context this is will be the one to run
+   * it, until some other thread dispatches it. */
+  if (home)
+    g_atomic_int_compare_and_exchange (&self->home_thread, 0,
+                                       thread_serial ());
+
+  return self;
+}
+
+/**
+ * ag_caller_get_current:
+ *
+ * Gets the caller of this thread: the caller whose context is this thread's
+ * thread-default main context. It is created on first use, as a guest on
+ * that context: its jobs run when the loop that iterates the context
+ * dispatches.
+ *
+ * Returns: (transfer none): the caller of this thread
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_get_current (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+
+  /* A thread that pushed its own context is the one to run it; a plain
+   * thread's thread-default context is the global default, whose home is
+   * whichever thread dispatches it first. */
+  return caller_for_context (context,
+                             g_main_context_get_thread_default () != NULL);
+}
+
+/**
+ * ag_caller_get_main:
+ *
+ * Gets the caller of the main thread: a guest on the global default main
+ * context, created on first use.
+ *
+ * Returns: (transfer none): the main caller
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_get_main (void)
+{
+  return caller_for_context (g_main_context_default (), FALSE);
+}
+
+/**
+ * ag_caller_new_thread:
+ * @name: (nullable): a name for the caller and its thread
+ *
+ * Creates a caller that owns a new thread, running the caller's own
+ * context and loop until the caller is stopped.
+ *
+ * Returns: (transfer full): a new [class@AsyncGObject.Caller]
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_new_thread (const char *name)
+{
+  return caller_new_thread (name, NULL, FALSE);
+}
+
+/**
+ * ag_caller_new_guest:
+ * @context: the host's main context
+ * @name: (nullable): a name for the caller
+ *
+ * Creates a caller that is a guest on @context: it attaches one source to
+ * it and never iterates it, so its jobs run when whoever runs @context
+ * dispatches.
+ *
+ * Returns: (transfer full): a new [class@AsyncGObject.Caller]
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_new_guest (GMainContext *context,
+                     const char   *name)
+{
+  AgCaller *self;
+
+  g_return_val_if_fail (context != NULL, NULL);
+
+  /* Not the caller of the context: get_current() makes its own. */
+  self = caller_new (context, name, FALSE, NULL);
+
+  return self;
+}
+
+/**
+ * ag_caller_lookup:
+ * @id: the [property@AsyncGObject.Caller:id] of a caller
+ *
+ * Finds a caller that has not stopped by its id.
+ *
+ * Returns: (transfer full) (nullable): the caller, or %NULL
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_lookup (guint id)
+{
+  AgCaller *self = NULL;
+
+  ag_mutex_lock (&registry_lock);
+  if (registry != NULL)
+    self = g_hash_table_lookup (registry, GUINT_TO_POINTER (id));
+  if (self != NULL)
+    g_object_ref (self);
+  ag_mutex_unlock (&registry_lock);
+
+  return self;
+}
+
+static int
+compare_caller_ids (gconstpointer a,
+                    gconstpointer b)
+{
+  const AgCaller *ca = *(AgCaller * const *) a;
+  const AgCaller *cb = *(AgCaller * const *) b;
+
+  return ca->id < cb->id ? -1 : (ca->id > cb->id);
+}
+
+/**
+ * ag_caller_list_all:
+ * @running_only: list only callers in %AG_CALLER_STATE_RUNNING
+ *
+ * Lists the callers that have not stopped yet.
+ *
+ * Returns: (transfer container) (element-type AsyncGObject.Caller): the
+ *   callers, by id
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+ag_caller_list_all (gboolean running_only)
+{
+  GPtrArray *callers = g_ptr_array_new_with_free_func (g_object_unref);
+
+  ag_mutex_lock (&registry_lock);
+  if (registry != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, registry);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          AgCaller *caller = value;
+
+          if (!running_only ||
+              g_atomic_int_get (&caller->state) == AG_CALLER_STATE_RUNNING)
+            g_ptr_array_add (callers, g_object_ref (caller));
+        }
+    }
+  ag_mutex_unlock (&registry_lock);
+
+  g_ptr_array_sort (callers, compare_caller_ids);
+
+  return callers;
+}
+
+/**
+ * ag_caller_get_current_pending:
+ *
+ * Gets the pending of the job that runs in this thread.
+ *
+ * Returns: (transfer none) (nullable): the pending, or %NULL outside a job
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_get_current_pending (void)
+{
+  return g_private_get (&current_pending);
+}
+
+/**
+ * ag_caller_get_id:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:id] of @self.
+ *
+ * Returns: the id
+ *
+ * Since: 0.1
+ */
+guint
+ag_caller_get_id (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  return self->id;
+}
+
+/**
+ * ag_caller_get_name:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the name of @self.
+ *
+ * Returns: the name
+ *
+ * Since: 0.1
+ */
+const char *
+ag_caller_get_name (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+
+  return self->name;
+}
+
+/**
+ * ag_caller_get_state:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the state of @self.
+ *
+ * Returns: the state
+ *
+ * Since: 0.1
+ */
+AgCallerState
+ag_caller_get_state (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), AG_CALLER_STATE_STOPPED);
+
+  return g_atomic_int_get (&self->state);
+}
+
+/**
+ * ag_caller_is_running:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Whether @self accepts work.
+ *
+ * Returns: %TRUE if @self is in %AG_CALLER_STATE_RUNNING
+ *
+ * Since: 0.1
+ */
+gboolean
+ag_caller_is_running (AgCaller *self)
+{
+  return ag_caller_get_state (self) == AG_CALLER_STATE_RUNNING;
+}
+
+/**
+ * ag_caller_get_context:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:context] of @self.
+ *
+ * Returns: (transfer none): the context whose loop runs the jobs of @self
+ *
+ * Since: 0.1
+ */
+GMainContext *
+ag_caller_get_context (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+
+  return self->context;
+}
+
+/**
+ * ag_caller_get_stopped:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets a pending that succeeds once @self has stopped and released its
+ * source and its thread.
+ *
+ * Returns: (transfer none): the pending
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_get_stopped (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+
+  return self->stopped;
+}
+
+/**
+ * ag_caller_dup_parent:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:parent] of @self.
+ *
+ * Returns: (transfer full) (nullable): the parent
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_dup_parent (AgCaller *self)
+{
+  AgCaller *parent;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+
+  ag_caller_lock (self);
+  parent = self->parent ? g_object_ref (self->parent) : NULL;
+  ag_caller_unlock (self);
+
+  return parent;
+}
+
+/**
+ * ag_caller_dup_children:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Lists the [property@AsyncGObject.Caller:children] of @self.
+ *
+ * Returns: (transfer container) (element-type AsyncGObject.Caller): the
+ *   children
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+ag_caller_dup_children (AgCaller *self)
+{
+  GPtrArray *children;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+
+  children = g_ptr_array_new_with_free_func (g_object_unref);
+
+  ag_caller_lock (self);
+  for (guint i = 0; self->children != NULL && i < self->children->len; i++)
+    g_ptr_array_add (children,
+                     g_object_ref (g_ptr_array_index (self->children, i)));
+  ag_caller_unlock (self);
+
+  return children;
+}
+
+/**
+ * ag_caller_get_protected:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:protected] property.
+ *
+ * Returns: whether @self ignores stop requests that are not forced
+ *
+ * Since: 0.1
+ */
+gboolean
+ag_caller_get_protected (AgCaller *self)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), FALSE);
+
+  return g_atomic_int_get (&self->protected_);
+}
+
+/**
+ * ag_caller_set_protected:
+ * @self: a [class@AsyncGObject.Caller]
+ * @protected_: whether @self ignores stop requests that are not forced
+ *
+ * Sets the [property@AsyncGObject.Caller:protected] property.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_protected (AgCaller *self,
+                         gboolean  protected_)
+{
+  g_return_if_fail (AG_IS_CALLER (self));
+
+  if (g_atomic_int_exchange (&self->protected_, !!protected_) != !!protected_)
+    ag_notify_on_context (self, self->context, properties[PROP_PROTECTED],
+                          NULL);
+}
+
+/**
+ * ag_caller_get_max_idle_workers:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:max-idle-workers] property.
+ *
+ * Returns: the most idle workers kept
+ *
+ * Since: 0.1
+ */
+guint
+ag_caller_get_max_idle_workers (AgCaller *self)
+{
+  guint value;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  ag_caller_lock (self);
+  value = self->max_idle_workers;
+  ag_caller_unlock (self);
+
+  return value;
+}
+
+/**
+ * ag_caller_set_max_idle_workers:
+ * @self: a [class@AsyncGObject.Caller]
+ * @value: the most idle workers to keep
+ *
+ * Sets the [property@AsyncGObject.Caller:max-idle-workers] property.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_max_idle_workers (AgCaller *self,
+                                guint    value)
+{
+  gboolean changed;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (TRUE);
+
+  ag_caller_lock (self);
+  changed = self->max_idle_workers != value;
+  self->max_idle_workers = value;
+  ag_caller_unlock (self);
+
+  if (changed)
+    ag_notify_on_context (self, self->context,
+                          properties[PROP_MAX_IDLE_WORKERS], NULL);
+}
+
+/**
+ * ag_caller_get_idle_worker_timeout:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:idle-worker-timeout] property.
+ *
+ * Returns: the seconds after which an idle worker stops, or 0
+ *
+ * Since: 0.1
+ */
+double
+ag_caller_get_idle_worker_timeout (AgCaller *self)
+{
+  double value;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  ag_caller_lock (self);
+  value = (double) self->idle_worker_timeout / G_USEC_PER_SEC;
+  ag_caller_unlock (self);
+
+  return value;
+}
+
+/**
+ * ag_caller_set_idle_worker_timeout:
+ * @self: a [class@AsyncGObject.Caller]
+ * @value: the seconds after which an idle worker stops, or 0 for never
+ *
+ * Sets the [property@AsyncGObject.Caller:idle-worker-timeout] property. Workers that are idle already keep the
+ * deadline they had.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_idle_worker_timeout (AgCaller *self,
+                                   double   value)
+{
+  gboolean changed;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (value >= 0 && value < G_MAXINT64 / G_USEC_PER_SEC);
+
+  ag_caller_lock (self);
+  changed = self->idle_worker_timeout != (gint64) (value * G_USEC_PER_SEC);
+  self->idle_worker_timeout = (gint64) (value * G_USEC_PER_SEC);
+  ag_caller_unlock (self);
+
+  if (changed)
+    ag_notify_on_context (self, self->context,
+                          properties[PROP_IDLE_WORKER_TIMEOUT], NULL);
+}
+
+/**
+ * ag_caller_get_max_batch_size:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:max-batch-size] property.
+ *
+ * Returns: the most jobs run by one dispatch
+ *
+ * Since: 0.1
+ */
+guint
+ag_caller_get_max_batch_size (AgCaller *self)
+{
+  guint value;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  ag_caller_lock (self);
+  value = self->max_batch_size;
+  ag_caller_unlock (self);
+
+  return value;
+}
+
+/**
+ * ag_caller_set_max_batch_size:
+ * @self: a [class@AsyncGObject.Caller]
+ * @value: the most jobs to run by one dispatch, at least 1
+ *
+ * Sets the [property@AsyncGObject.Caller:max-batch-size] property.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_max_batch_size (AgCaller *self,
+                              guint    value)
+{
+  gboolean changed;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (value >= 1);
+
+  ag_caller_lock (self);
+  changed = self->max_batch_size != value;
+  self->max_batch_size = value;
+  ag_caller_unlock (self);
+
+  if (changed)
+    ag_notify_on_context (self, self->context,
+                          properties[PROP_MAX_BATCH_SIZE], NULL);
+}
+
+/**
+ * ag_caller_get_max_batch_time:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:max-batch-time] property.
+ *
+ * Returns: the most seconds one dispatch starts jobs for
+ *
+ * Since: 0.1
+ */
+double
+ag_caller_get_max_batch_time (AgCaller *self)
+{
+  double value;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  ag_caller_lock (self);
+  value = (double) self->max_batch_time / G_USEC_PER_SEC;
+  ag_caller_unlock (self);
+
+  return value;
+}
+
+/**
+ * ag_caller_set_max_batch_time:
+ * @self: a [class@AsyncGObject.Caller]
+ * @value: the most seconds one dispatch starts jobs for
+ *
+ * Sets the [property@AsyncGObject.Caller:max-batch-time] property.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_max_batch_time (AgCaller *self,
+                              double   value)
+{
+  gboolean changed;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (value >= 0 && value < G_MAXINT64 / G_USEC_PER_SEC);
+
+  ag_caller_lock (self);
+  changed = self->max_batch_time != (gint64) (value * G_USEC_PER_SEC);
+  self->max_batch_time = (gint64) (value * G_USEC_PER_SEC);
+  ag_caller_unlock (self);
+
+  if (changed)
+    ag_notify_on_context (self, self->context,
+                          properties[PROP_MAX_BATCH_TIME], NULL);
+}
+
+static AgPending *
+caller_submit (AgCaller       *self,
+               AgJobFunc       func,
+               gpointer        user_data,
+               GDestroyNotify  destroy,
+               gint64          deadline,
+               gboolean        pool_job)
+{
+  AgPending *pending;
+  AgJob *job;
+
+  job = job_new (self, func, NULL, user_data, destroy);
+  job->deadline = deadline;
+  job->pool_job = !!pool_job;
+  pending = job_make_pending (self, job);
+
+  /* Stopped: the pending says so, and the job never runs. */
+  if (!caller_push (self, job, FALSE))
+    job_reject (self, job);
+
+  return pending;
+}
+
+/**
+ * ag_caller_call_soon:
+ * @self: a [class@AsyncGObject.Caller]
+ * @func: (scope notified) (closure user_data) (destroy destroy): the job
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data, in the caller's thread, once
+ *   @func has returned or will never run
+ *
+ * Schedules @func to run in the thread of @self, after the jobs queued
+ * before it.
+ *
+ * Returns: (transfer full): the pending of the job; if @self is stopped,
+ *   one already done with %AG_ERROR_CLOSED
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_call_soon (AgCaller       *self,
+                     AgJobFunc       func,
+                     gpointer        user_data,
+                     GDestroyNotify  destroy)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  return caller_submit (self, func, user_data, destroy, 0, FALSE);
+}
+
+/**
+ * ag_caller_call_later:
+ * @self: a [class@AsyncGObject.Caller]
+ * @delay: the least seconds to wait before running @func
+ * @func: (scope notified) (closure user_data) (destroy destroy): the job
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data, in the caller's thread, once
+ *   @func has returned or will never run
+ *
+ * Schedules @func to run in the thread of @self once @delay seconds have
+ * passed, never earlier. Jobs whose time has come run in the order of their
+ * deadlines. Cancelling the pending before then drops the job at once.
+ *
+ * Returns: (transfer full): the pending of the job; if @self is stopped,
+ *   one already done with %AG_ERROR_CLOSED
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_call_later (AgCaller       *self,
+                      double          delay,
+                      AgJobFunc       func,
+                      gpointer        user_data,
+                      GDestroyNotify  destroy)
+{
+  gint64 deadline;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (!isnan (delay), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  if (delay <= 0)
+    return caller_submit (self, func, user_data, destroy, 0, FALSE);
+
+  if (delay > G_MAXINT64 / (4.0 * G_USEC_PER_SEC))
+    delay = G_MAXINT64 / (4.0 * G_USEC_PER_SEC);
+  deadline = g_get_monotonic_time () + (gint64) ceil (delay * G_USEC_PER_SEC);
+
+  return caller_submit (self, func, user_data, destroy, deadline, FALSE);
+}
+
+/**
+ * ag_caller_call_direct:
+ * @self: a [class@AsyncGObject.Caller]
+ * @func: (scope notified) (closure user_data) (destroy destroy): the call
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data, in the caller's thread
+ *
+ * Queues a light call to run in the thread of @self, in order with its
+ * jobs, with no pending: nothing to cancel or wait for. Calls still queued
+ * when @self stops are dropped (@destroy still runs).
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_call_direct (AgCaller       *self,
+                       AgDirectFunc    func,
+                       gpointer        user_data,
+                       GDestroyNotify  destroy)
+{
+  AgJob *job;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (func != NULL);
+
+  job = job_new (self, NULL, func, user_data, destroy);
+  if (!caller_push (self, job, FALSE))
+    job_unref (job);
+}
+
+/**
+ * ag_caller_to_thread:
+ * @self: a [class@AsyncGObject.Caller]
+ * @func: (scope notified) (closure user_data) (destroy destroy): the job
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data, in the worker's thread, once
+ *   @func has returned or will never run
+ *
+ * Runs @func in a worker thread: an idle worker of the pool of @self, or a
+ * new one. A worker is back in the pool before the pending's done callbacks
+ * run, so a `to_thread()` from one of them may reuse it. The pool keeps at
+ * most [property@AsyncGObject.Caller:max-idle-workers] idle workers, each
+ * for [property@AsyncGObject.Caller:idle-worker-timeout] seconds.
+ *
+ * Returns: (transfer full): the pending of the job; if @self is stopped,
+ *   one already done with %AG_ERROR_CLOSED
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_to_thread (AgCaller       *self,
+                     AgJobFunc       func,
+                     gpointer        user_data,
+                     GDestroyNotify  destroy)
+{
+  g_autoptr(AgCaller) worker = NULL;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  worker = worker_take (self);
+  if (worker == NULL)
+    {
+      AgJob *job = job_new (self, func, NULL, user_data, destroy);
+      AgPending *pending = job_make_pending (self, job);
+
+      job_reject (self, job);
+      return pending;
+    }
+
+  /* A worker taken from the pool is not reaped; if something else stops it
+   * meanwhile, the pending says so like for any stopped caller. */
+  return caller_submit (worker, func, user_data, destroy, 0, TRUE);
+}
+
+/**
+ * ag_caller_get_child:
+ * @self: a [class@AsyncGObject.Caller]
+ * @name: the name of the child
+ *
+ * Gets the child of @self named @name, creating it if needed: a caller
+ * that owns its own thread and is stopped with @self.
+ *
+ * Returns: (transfer none) (nullable): the child, or %NULL if @self is
+ *   stopped
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_get_child (AgCaller   *self,
+                     const char *name)
+{
+  AgCaller *child = NULL;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  ag_caller_lock (self);
+  for (guint i = 0; self->children != NULL && i < self->children->len; i++)
+    {
+      AgCaller *c = g_ptr_array_index (self->children, i);
+
+      if (!c->is_worker && g_strcmp0 (c->name, name) == 0)
+        {
+          child = c;
+          break;
+        }
+    }
+  ag_caller_unlock (self);
+
+  if (child != NULL ||
+      g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING)
+    return child;
+
+  child = caller_new_thread (name, self, FALSE);
+
+  ag_caller_lock (self);
+  if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+    {
+      AgCaller *first = NULL;
+
+      for (guint i = 0; self->children != NULL && i < self->children->len; i++)
+        {
+          AgCaller *c = g_ptr_array_index (self->children, i);
+
+          if (!c->is_worker && g_strcmp0 (c->name, name) == 0)
+            first = c;
+        }
+      if (first == NULL)
+        {
+          if (self->children == NULL)
+            self->children = g_ptr_array_new_with_free_func (g_object_unref);
+          g_ptr_array_add (self->children, child);
+          ag_caller_unlock (self);
+          return child;
+        }
+      ag_caller_unlock (self);
+      ag_caller_stop (child, TRUE);
+      g_object_unref (child);
+      return first;
+    }
+  ag_caller_unlock (self);
+
+  ag_caller_stop (child, TRUE);
+  g_object_unref (child);
+  return NULL;
+}
+
+/**
+ * ag_caller_queue_call:
+ * @self: a [class@AsyncGObject.Caller]
+ * @key: the queue
+ * @func: (scope notified) (closure user_data) (destroy destroy): the job
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data, in the caller's thread
+ *
+ * Adds @func to the queue of @self named @key. The jobs of one queue run
+ * one after the other, in order: the next starts when the pending of the
+ * previous one is done. The queue is one long-lived job
+ * ([method@AsyncGObject.Caller.queue_get]) until
+ * [method@AsyncGObject.Caller.queue_close].
+ *
+ * Returns: (transfer full): the pending of this job; if @self is stopped,
+ *   one already done with %AG_ERROR_CLOSED
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_queue_call (AgCaller       *self,
+                      const char     *key,
+                      AgJobFunc       func,
+                      gpointer        user_data,
+                      GDestroyNotify  destroy)
+{
+  g_autoptr(AgPending) queue_pending = NULL;
+  AgKeyQueue *keyq;
+  AgPending *pending;
+  AgJob *job;
+  AgJob *pump = NULL;
+  gboolean accepted = FALSE;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  job = job_new (self, func, NULL, user_data, destroy);
+  pending = job_make_pending (self, job);
+
+  ag_caller_lock (self);
+  if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+    {
+      if (self->queues == NULL)
+        self->queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                              (GDestroyNotify) keyq_unref);
+      keyq = g_hash_table_lookup (self->queues, key);
+      if (keyq == NULL)
+        {
+          keyq = g_new0 (AgKeyQueue, 1);
+          keyq->ref_count = 1;
+          keyq->key = g_strdup (key);
+          keyq->caller = self;
+          keyq->pending = ag_pending_new_full (AG_PENDING_FLAGS_NONE, key);
+          ag_pending_set_caller (keyq->pending, self);
+          g_queue_init (&keyq->items);
+          g_hash_table_insert (self->queues, keyq->key, keyq);
+          queue_pending = g_object_ref (keyq->pending);
+        }
+      g_atomic_int_inc (&keyq->ref_count);
+      job->keyq = keyq;
+
+      /* Active like any job, so that stop() cancels it. */
+      job->active = TRUE;
+      job->active_next = self->active;
+      if (self->active != NULL)
+        self->active->active_prev = job;
+      self->active = job;
+
+      g_queue_push_tail (&keyq->items, job);
+      if (!keyq->busy)
+        {
+          keyq->busy = TRUE;
+          keyq_schedule_unlocked (keyq, &pump);
+        }
+      accepted = TRUE;
+    }
+  ag_caller_unlock (self);
+
+  if (queue_pending != NULL)
+    {
+      g_atomic_int_inc (&job->keyq->ref_count);
+      ag_pending_set_canceller (queue_pending, keyq_cancel, job->keyq,
+                                (GDestroyNotify) keyq_unref);
+    }
+
+  keyq_push_pump (self, pump);
+
+  if (!accepted)
+    job_reject (self, job);
+
+  return pending;
+}
+
+/**
+ * ag_caller_queue_get:
+ * @self: a [class@AsyncGObject.Caller]
+ * @key: the queue
+ *
+ * Gets the pending of the long-lived job of the queue named @key.
+ * Cancelling it closes the queue.
+ *
+ * Returns: (transfer none) (nullable): the pending, or %NULL if there is no
+ *   such queue
+ *
+ * Since: 0.1
+ */
+AgPending *
+ag_caller_queue_get (AgCaller   *self,
+                     const char *key)
+{
+  AgKeyQueue *keyq = NULL;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  ag_caller_lock (self);
+  if (self->queues != NULL)
+    keyq = g_hash_table_lookup (self->queues, key);
+  ag_caller_unlock (self);
+
+  return keyq != NULL ? keyq->pending : NULL;
+}
+
+/* Cancels the items of @keyq that have not started and its pending;
+ * takes the reference the queue table held. */
+static void
+keyq_close (AgKeyQueue *keyq)
+{
+  AgCaller *self = keyq->caller;
+  GQueue items;
+  AgJob *job;
+
+  ag_caller_lock (self);
+  items = keyq->items;
+  g_queue_init (&keyq->items);
+  ag_caller_unlock (self);
+
+  while ((job = g_queue_pop_head (&items)) != NULL)
+    {
+      ag_pending_cancel (job->pending, _("The queue was closed"));
+      job_unref (job);
+    }
+
+  ag_pending_cancel (keyq->pending, NULL);
+  ag_pending_take_value (keyq->pending, NULL);
+  keyq_unref (keyq);
+}
+
+/* Removes @keyq (or, if NULL, whatever queue @key names) from the table of
+ * @self and closes it. */
+static void
+queue_close_internal (AgCaller   *self,
+                      const char *key,
+                      AgKeyQueue *expected)
+{
+  AgKeyQueue *keyq = NULL;
+
+  ag_caller_lock (self);
+  if (self->queues != NULL)
+    {
+      keyq = g_hash_table_lookup (self->queues, key);
+      if (keyq != NULL && (expected == NULL || keyq == expected))
+        g_hash_table_steal (self->queues, key);
+      else
+        keyq = NULL;
+    }
+  ag_caller_unlock (self);
+
+  if (keyq != NULL)
+    keyq_close (keyq);
+}
+
+/**
+ * ag_caller_queue_close:
+ * @self: a [class@AsyncGObject.Caller]
+ * @key: the queue
+ *
+ * Closes the queue named @key: its jobs that have not started are
+ * cancelled and never run, the one running finishes, and the pending of
+ * the queue ends cancelled. A later [method@AsyncGObject.Caller.queue_call]
+ * with @key starts a new queue.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_queue_close (AgCaller   *self,
+                       const char *key)
+{
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (key != NULL);
+
+  queue_close_internal (self, key, NULL);
+}
+
+/* }}} */
+
+/* Private API {{{ */
+
+gboolean
+ag_caller_runs_in_this_thread (AgCaller *self)
+{
+  if (g_private_get (&dispatching_caller) == self ||
+      g_main_context_is_owner (self->context))
+    return TRUE;
+
+  /* The home thread of a context that nobody runs right now (the main
+   * thread before or between runs of its loop) is the one to run it. */
+  if ((guint) g_atomic_int_get (&self->home_thread) == thread_serial () &&
+      g_main_context_acquire (self->context))
+    {
+      g_main_context_release (self->context);
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
+guint
+ag_caller_get_max_dispatched (AgCaller *self)
+{
+  return g_atomic_int_get (&self->max_dispatched);
+}
+
+/* }}} */
+
+/* Done callbacks on a caller {{{ */
+
+typedef struct
+{
+  AgCaller       *caller;
+  AgPending      *pending;       /* owned once handed over */
+  AgDoneFunc      callback;
+  gpointer        user_data;
+  GDestroyNotify  destroy;
+  gboolean        handed_over;   /* to the delivery job */
+} DoneOn;
+
+static void
+done_on_free (gpointer data)
+{
+  DoneOn *done_on = data;
+
+  if (done_on->destroy != NULL)
+    done_on->destroy (done_on->user_data);
+  g_clear_object (&done_on->pending);
+  g_clear_object (&done_on->caller);
+  g_free (done_on);
+}
+
+static void
+done_on_deliver (gpointer data)
+{
+  DoneOn *done_on = data;
+
+  done_on->callback (done_on->pending, done_on->user_data);
+}
+
+static void
+done_on_pending_done (AgPending *pending,
+                      gpointer   data)
+{
+  DoneOn *done_on = data;
+  AgJob *job;
+
+  done_on->handed_over = TRUE;
+  done_on->pending = g_object_ref (pending);
+  job = job_new (done_on->caller, NULL, done_on_deliver, done_on,
+                 done_on_free);
+  if (!caller_push (done_on->caller, job, TRUE))
+    job_unref (job);
+}
+
+/* The pending's reference to @data goes: with the callback run, the
+ * delivery job owns it; otherwise (removed, or the pending finalized
+ * without being done) it is freed here. */
+static void
+done_on_release (gpointer data)
+{
+  DoneOn *done_on = data;
+
+  if (!done_on->handed_over)
+    done_on_free (done_on);
+}
+
+/**
+ * ag_pending_add_done_callback_on:
+ * @self: a [class@AsyncGObject.Pending]
+ * @caller: the caller whose thread runs @callback
+ * @callback: (scope notified) (closure user_data) (destroy destroy): called
+ *   once when @self is done
+ * @user_data: data for @callback
+ * @destroy: (nullable): frees @user_data
+ *
+ * Like [method@AsyncGObject.Pending.add_done_callback], but @callback runs
+ * in the thread of @caller, through its queue: never inline, not even
+ * when @self is done already and @caller is this thread's. This is the one
+ * GUI code uses. If @caller stops first, @callback never runs; @destroy
+ * always runs once.
+ *
+ * Since: 0.1
+ */
+void
+ag_pending_add_done_callback_on (AgPending      *self,
+                                 AgCaller       *caller,
+                                 AgDoneFunc      callback,
+                                 gpointer        user_data,
+                                 GDestroyNotify  destroy)
+{
+  DoneOn *done_on;
+
+  g_return_if_fail (AG_IS_PENDING (self));
+  g_return_if_fail (AG_IS_CALLER (caller));
+  g_return_if_fail (callback != NULL);
+
+  done_on = g_new0 (DoneOn, 1);
+  done_on->caller = g_object_ref (caller);
+  done_on->callback = callback;
+  done_on->user_data = user_data;
+  done_on->destroy = destroy;
+
+  ag_pending_add_done_callback (self, done_on_pending_done, done_on,
+                                done_on_release);
+}
+
+/* }}} */

@@ -1,0 +1,39 @@
+/* ag-pending-private.h: what the rest of the library may do with a pending
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "ag-pending.h"
+
+G_BEGIN_DECLS
+
+/* Completes @self with the contents of @value, which is stolen (left
+ * zeroed) whether or not this call wins. @value may be NULL or unset for an
+ * empty outcome. */
+gboolean ag_pending_take_value          (AgPending    *self,
+                                         GValue       *value);
+
+/* Copies the outcome of @source, which must be done, into @self. */
+gboolean ag_pending_copy_outcome        (AgPending    *self,
+                                         AgPending    *source);
+
+/* FALSE with the error reading the outcome would give, TRUE on success. */
+gboolean ag_pending_propagate_error     (AgPending    *self,
+                                         GError      **error);
+
+/* Calls @callback on completion like ag_pending_add_done_callback(), but
+ * never inline: FALSE (and nothing added, @destroy not called) when @self
+ * is already done. */
+gboolean ag_pending_add_done_callback_if_running (AgPending      *self,
+                                                  AgDoneFunc      callback,
+                                                  gpointer        user_data,
+                                                  GDestroyNotify  destroy);
+
+/* The caller whose job @self is: set once, before @self is published. */
+void      ag_pending_set_caller         (AgPending    *self,
+                                         AgCaller     *caller);
+AgCaller *ag_pending_get_caller         (AgPending    *self);
+
+G_END_DECLS

@@ -1,0 +1,264 @@
+/* test-util.h: helpers shared by the C test suites
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Everything here is static inline, so that each test program gets its own
+ * copy and unused helpers cost nothing (and warn about nothing).
+ */
+
+#pragma once
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <glib.h>
+#include <glib-object.h>
+
+/* The library's lock wrappers: GMutex/GCond normally, pthreads in a
+ * ThreadSanitizer build (TSan cannot see inside Debian's GMutex), so that
+ * TSan sees the handshakes of the tests too. */
+#include "ag-lock-private.h"
+
+#if defined(__has_include)
+# if __has_include(<valgrind/valgrind.h>)
+#  include <valgrind/valgrind.h>
+#  define AG_TEST_HAVE_VALGRIND 1
+# endif
+#endif
+
+G_BEGIN_DECLS
+
+/* The log domain of the library's own messages (criticals, warnings). */
+#define AG_TEST_LOG_DOMAIN "AsyncGObject"
+
+/* The longest we wait for something that should happen at once: 10 s, or a
+ * minute under valgrind. */
+#define AG_TEST_TIMEOUT_MSEC (ag_test_running_on_valgrind () ? 60000 : 10000)
+
+/*
+ * ag_test_running_on_valgrind:
+ *
+ * Returns: %TRUE when the program runs under valgrind (and valgrind.h was
+ *   found at build time)
+ */
+static inline gboolean
+ag_test_running_on_valgrind (void)
+{
+#ifdef AG_TEST_HAVE_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return FALSE;
+#endif
+}
+
+/*
+ * ag_test_iterations:
+ * @quick: the count for a quick run (the default of `meson test`)
+ * @thorough: the count for a thorough run (`-m thorough`)
+ *
+ * How many times to repeat a stress loop. The base count is @quick or
+ * @thorough; it is multiplied by `AG_TEST_ITERATIONS_SCALE` if that is set
+ * (a floating-point number), else by 0.01 under valgrind. Never less than 1.
+ */
+static inline guint
+ag_test_iterations (guint quick,
+                    guint thorough)
+{
+  const char *env = g_getenv ("AG_TEST_ITERATIONS_SCALE");
+  double base = g_test_thorough () ? thorough : quick;
+  double scale = 1.0;
+  double n;
+
+  if (env != NULL && *env != '\0')
+    scale = g_ascii_strtod (env, NULL);
+  else if (ag_test_running_on_valgrind ())
+    scale = 0.01;
+
+  if (!(scale > 0.0))
+    scale = 0.0;
+
+  n = base * scale;
+  if (n < 1.0)
+    return 1;
+  if (n > G_MAXUINT)
+    return G_MAXUINT;
+  return (guint) n;
+}
+
+/* {{{ Counters */
+
+/* A GDestroyNotify (or any one-pointer callback) that counts its calls in the
+ * gint @data points to. */
+static inline void
+ag_test_count (gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+}
+
+/* }}} */
+
+/* {{{ Barrier: lines up @n threads, reusable */
+
+typedef struct
+{
+  gint n;           /* immutable after init */
+  gint waiting;     /* (atomic) */
+  gint generation;  /* (atomic) */
+} AgTestBarrier;
+
+static inline void
+ag_test_barrier_init (AgTestBarrier *barrier,
+                      guint          n)
+{
+  barrier->n = (gint) n;
+  g_atomic_int_set (&barrier->waiting, 0);
+  g_atomic_int_set (&barrier->generation, 0);
+}
+
+/* Spins (yielding, so that it stays fair on few cores and under valgrind)
+ * until all n threads called it; then they all return together. */
+static inline void
+ag_test_barrier_wait (AgTestBarrier *barrier)
+{
+  gint generation = g_atomic_int_get (&barrier->generation);
+
+  if (g_atomic_int_add (&barrier->waiting, 1) == barrier->n - 1)
+    {
+      g_atomic_int_set (&barrier->waiting, 0);
+      g_atomic_int_inc (&barrier->generation);
+      return;
+    }
+
+  while (g_atomic_int_get (&barrier->generation) == generation)
+    g_thread_yield ();
+}
+
+/* Busy-waits for about @n short steps: a jitter to vary where racing
+ * threads meet after a barrier (never a synchronisation). */
+static inline void
+ag_test_spin (guint n)
+{
+  static gint sink;  /* (atomic) */
+  guint i;
+
+  for (i = 0; i < n; i++)
+    g_atomic_int_inc (&sink);
+}
+
+/* }}} */
+
+/* {{{ Latch: one thread waits for a value that another one sets */
+
+typedef struct
+{
+  AgMutex mutex;
+  AgCond  cond;
+  gint    value;  /* protected by mutex */
+} AgTestLatch;
+
+static inline void
+ag_test_latch_init (AgTestLatch *latch)
+{
+  ag_mutex_init (&latch->mutex);
+  ag_cond_init (&latch->cond);
+  latch->value = 0;
+}
+
+static inline void
+ag_test_latch_clear (AgTestLatch *latch)
+{
+  ag_mutex_clear (&latch->mutex);
+  ag_cond_clear (&latch->cond);
+}
+
+static inline void
+ag_test_latch_set (AgTestLatch *latch,
+                   gint         value)
+{
+  ag_mutex_lock (&latch->mutex);
+  latch->value = value;
+  ag_cond_broadcast (&latch->cond);
+  ag_mutex_unlock (&latch->mutex);
+}
+
+/* Waits (bounded by AG_TEST_TIMEOUT_MSEC, then fails the test) until the
+ * latch holds at least @value. */
+static inline void
+ag_test_latch_wait (AgTestLatch *latch,
+                    gint         value)
+{
+  gint64 deadline = g_get_monotonic_time ()
+                    + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
+
+  ag_mutex_lock (&latch->mutex);
+  while (latch->value < value)
+    {
+      if (!ag_cond_wait_until (&latch->cond, &latch->mutex, deadline)
+          && latch->value < value)
+        {
+          ag_mutex_unlock (&latch->mutex);
+          g_error ("timed out waiting for a latch to reach %d", value);
+        }
+    }
+  ag_mutex_unlock (&latch->mutex);
+}
+
+/* }}} */
+
+/* {{{ Main context iteration */
+
+static inline gboolean
+ag_test_set_flag_cb (gpointer data)
+{
+  g_atomic_int_set ((gint *) data, 1);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * ag_test_iterate_until:
+ * @context: a context the calling thread may iterate
+ * @counter: (atomic): a counter that something dispatched on @context bumps
+ * @target: the count to wait for
+ *
+ * Iterates @context (blocking) until `*counter >= target`, and fails the
+ * test if that does not happen within AG_TEST_TIMEOUT_MSEC: a bounded
+ * loop, not a sleep.
+ */
+static inline void
+ag_test_iterate_until (GMainContext *context,
+                       const gint   *counter,
+                       gint          target)
+{
+  gint timed_out = 0;
+  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
+
+  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+
+  while (g_atomic_int_get ((gint *) counter) < target
+         && !g_atomic_int_get (&timed_out))
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+
+  g_assert_cmpint (g_atomic_int_get ((gint *) counter), >=, target);
+}
+
+/* Dispatches whatever is ready on @context now, without blocking (bounded,
+ * in case a source keeps itself ready). */
+static inline void
+ag_test_drain (GMainContext *context)
+{
+  guint i;
+
+  for (i = 0; i < 1000; i++)
+    if (!g_main_context_iteration (context, FALSE))
+      break;
+}
+
+/* }}} */
+
+G_END_DECLS
+
+/* vim: set foldmethod=marker: */
