@@ -11,6 +11,8 @@
 
 #include "ag-caller-private.h"
 
+#include "ag-as-completed-private.h"
+
 #include "ag-enum-types.h"
 #include "ag-error.h"
 #include "ag-init-private.h"
@@ -2710,6 +2712,364 @@ ag_caller_queue_close (AgCaller   *self,
   g_return_if_fail (key != NULL);
 
   queue_close_internal (self, key, NULL);
+}
+
+/* as_completed and wait {{{ */
+
+/**
+ * ag_caller_as_completed:
+ * @self: a [class@AsyncGObject.Caller]
+ * @items: (array length=n_items): the pendings
+ * @n_items: the number of @items
+ * @cancel_unfinished: whether closing the iterator cancels the items not
+ *   done
+ *
+ * Makes an iterator that yields @items in the order they complete.
+ *
+ * Returns: (transfer full): a new [class@AsyncGObject.AsCompleted]
+ *
+ * Since: 0.1
+ */
+AgAsCompleted *
+ag_caller_as_completed (AgCaller   *self,
+                        AgPending **items,
+                        guint       n_items,
+                        gboolean    cancel_unfinished)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (items != NULL || n_items == 0, NULL);
+  for (guint i = 0; i < n_items; i++)
+    g_return_val_if_fail (AG_IS_PENDING (items[i]), NULL);
+
+  return ag_as_completed_new (self, items, n_items, NULL, NULL, NULL, 0,
+                              cancel_unfinished);
+}
+
+/**
+ * ag_caller_as_completed_full:
+ * @self: a [class@AsyncGObject.Caller]
+ * @producer: (scope notified) (closure user_data) (destroy destroy): gives
+ *   the items, one at a time
+ * @user_data: data for @producer
+ * @destroy: (nullable): frees @user_data when the iterator is finalized
+ * @max_concurrent: the most unfinished items at a time; 0 for the
+ *   [property@AsyncGObject.Caller:max-idle-workers] of @self
+ * @cancel_unfinished: whether closing the iterator cancels the items not
+ *   done
+ *
+ * Makes an iterator that asks @producer for items while fewer than
+ * @max_concurrent are unfinished, and yields them in the order they
+ * complete: a bounded number of jobs in flight, whatever the number of
+ * items.
+ *
+ * Returns: (transfer full): a new [class@AsyncGObject.AsCompleted]
+ *
+ * Since: 0.1
+ */
+AgAsCompleted *
+ag_caller_as_completed_full (AgCaller       *self,
+                             AgProducerFunc  producer,
+                             gpointer        user_data,
+                             GDestroyNotify  destroy,
+                             guint           max_concurrent,
+                             gboolean        cancel_unfinished)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (producer != NULL, NULL);
+
+  return ag_as_completed_new (self, NULL, 0, producer, user_data, destroy,
+                              max_concurrent, cancel_unfinished);
+}
+
+typedef struct
+{
+  gint           ref_count;   /* (atomic) */
+  gint           finished;    /* (atomic) */
+  gint           remaining;   /* (atomic) items not done */
+  AgReturnWhen   return_when;
+  GPtrArray     *items;       /* AgPending, owned; immutable */
+  GTask         *task;        /* taken by whoever finishes */
+  GSource       *timeout;     /* owned */
+  GCancellable  *cancellable; /* owned */
+  gulong         cancelled_id;
+} WaitAll;
+
+typedef struct
+{
+  GPtrArray *done;
+  GPtrArray *not_done;
+} WaitResult;
+
+static void
+wait_result_free (gpointer data)
+{
+  WaitResult *result = data;
+
+  g_clear_pointer (&result->done, g_ptr_array_unref);
+  g_clear_pointer (&result->not_done, g_ptr_array_unref);
+  g_free (result);
+}
+
+static void
+wait_all_unref (gpointer data)
+{
+  WaitAll *wait = data;
+
+  if (!g_atomic_int_dec_and_test (&wait->ref_count))
+    return;
+
+  g_assert (wait->task == NULL);
+  g_clear_pointer (&wait->timeout, g_source_unref);
+  g_clear_object (&wait->cancellable);
+  g_clear_pointer (&wait->items, g_ptr_array_unref);
+  g_free (wait);
+}
+
+static WaitAll *
+wait_all_ref (WaitAll *wait)
+{
+  g_atomic_int_inc (&wait->ref_count);
+  return wait;
+}
+
+static void wait_item_done_cb (AgPending *item,
+                               gpointer   data);
+
+/* Ends the wait, once: detaches from the items, the timeout and the
+ * cancellable, and returns (done, not done) or @error. */
+static void
+wait_all_finish (WaitAll *wait,
+                 GError  *error)
+{
+  g_autoptr(GTask) task = NULL;
+  WaitResult *result;
+
+  if (!g_atomic_int_compare_and_exchange (&wait->finished, 0, 1))
+    {
+      g_clear_error (&error);
+      return;
+    }
+
+  task = g_steal_pointer (&wait->task);
+
+  for (guint i = 0; i < wait->items->len; i++)
+    ag_pending_remove_done_callback (g_ptr_array_index (wait->items, i),
+                                     wait_item_done_cb, wait);
+  if (wait->timeout != NULL)
+    g_source_destroy (wait->timeout);
+  if (wait->cancellable != NULL && wait->cancelled_id != 0 &&
+      !g_cancellable_is_cancelled (wait->cancellable))
+    g_cancellable_disconnect (wait->cancellable, wait->cancelled_id);
+
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+
+  result = g_new0 (WaitResult, 1);
+  result->done = g_ptr_array_new_with_free_func (g_object_unref);
+  result->not_done = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < wait->items->len; i++)
+    {
+      AgPending *item = g_ptr_array_index (wait->items, i);
+
+      g_ptr_array_add (ag_pending_is_done (item) ? result->done
+                                                 : result->not_done,
+                       g_object_ref (item));
+    }
+  g_task_return_pointer (task, result, wait_result_free);
+}
+
+static gboolean
+item_failed (AgPending *item)
+{
+  AgPendingState state = ag_pending_get_state (item);
+
+  return state == AG_PENDING_STATE_FAILED ||
+         state == AG_PENDING_STATE_CANCELLED;
+}
+
+static void
+wait_item_done_cb (AgPending *item,
+                   gpointer   data)
+{
+  WaitAll *wait = data;
+  gboolean last = g_atomic_int_dec_and_test (&wait->remaining);
+
+  /* @item is NULL for the count held while the callbacks were added. */
+  if (last ||
+      (item != NULL &&
+       (wait->return_when == AG_RETURN_WHEN_FIRST_COMPLETED ||
+        (wait->return_when == AG_RETURN_WHEN_FIRST_EXCEPTION &&
+         item_failed (item)))))
+    wait_all_finish (wait, NULL);
+}
+
+static gboolean
+wait_timeout_cb (gpointer data)
+{
+  wait_all_finish (data, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_cancelled_cb (GCancellable *cancellable,
+                   gpointer      data)
+{
+  wait_all_finish (data,
+                   g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                        _("The wait was cancelled")));
+}
+
+/**
+ * ag_caller_wait_async:
+ * @self: a [class@AsyncGObject.Caller]
+ * @items: (array length=n_items): the pendings to wait for
+ * @n_items: the number of @items
+ * @timeout: the most seconds to wait; negative to wait without limit
+ * @return_when: when to finish
+ * @cancellable: (nullable): a [class@Gio.Cancellable]
+ * @callback: (scope async) (closure user_data): called when the wait ends
+ * @user_data: data for @callback
+ *
+ * Waits for some or all of @items to be done, as Python's `asyncio.wait()`
+ * does: until any is done (%AG_RETURN_WHEN_FIRST_COMPLETED), any fails or
+ * is cancelled (%AG_RETURN_WHEN_FIRST_EXCEPTION), or all are done
+ * (%AG_RETURN_WHEN_ALL_COMPLETED), or @timeout seconds pass. A timeout is
+ * no failure, and nothing is cancelled: call
+ * [method@AsyncGObject.Caller.wait_finish] in @callback to get the items
+ * done and those not done. @callback runs on the thread-default main
+ * context of this thread, never from inside this call.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_wait_async (AgCaller             *self,
+                      AgPending           **items,
+                      guint                 n_items,
+                      double                timeout,
+                      AgReturnWhen          return_when,
+                      GCancellable         *cancellable,
+                      GAsyncReadyCallback   callback,
+                      gpointer              user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  WaitAll *wait;
+  gboolean satisfied;
+  guint n_done = 0;
+  gboolean any_failed = FALSE;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (items != NULL || n_items == 0);
+  g_return_if_fail (!isnan (timeout));
+  g_return_if_fail (return_when <= AG_RETURN_WHEN_ALL_COMPLETED);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  for (guint i = 0; i < n_items; i++)
+    g_return_if_fail (AG_IS_PENDING (items[i]));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ag_caller_wait_async);
+  g_task_set_name (task, "[async-gobject] ag_caller_wait_async");
+  g_task_set_check_cancellable (task, FALSE);
+
+  wait = g_new0 (WaitAll, 1);
+  wait->ref_count = 1;
+  wait->return_when = return_when;
+  wait->task = g_object_ref (task);
+  wait->items = g_ptr_array_new_full (n_items, g_object_unref);
+  for (guint i = 0; i < n_items; i++)
+    {
+      g_ptr_array_add (wait->items, g_object_ref (items[i]));
+      if (ag_pending_is_done (items[i]))
+        {
+          n_done++;
+          any_failed |= item_failed (items[i]);
+        }
+    }
+  /* One count per item not done, plus one held until the callbacks are
+   * all added, so that the last item to complete is the one to finish. */
+  wait->remaining = n_items + 1;
+
+  satisfied = n_done == n_items ||
+              (n_done > 0 && return_when == AG_RETURN_WHEN_FIRST_COMPLETED) ||
+              (any_failed && return_when == AG_RETURN_WHEN_FIRST_EXCEPTION);
+  if (satisfied)
+    {
+      wait_all_finish (wait, NULL);
+      wait_all_unref (wait);
+      return;
+    }
+
+  if (timeout >= 0 && timeout < G_MAXUINT / 1000.0)
+    {
+      wait->timeout = g_timeout_source_new ((guint) ceil (timeout * 1000));
+      g_source_set_static_name (wait->timeout,
+                                "[async-gobject] ag_caller_wait_async timeout");
+      g_source_set_callback (wait->timeout, wait_timeout_cb,
+                             wait_all_ref (wait), wait_all_unref);
+      g_source_attach (wait->timeout, g_task_get_context (task));
+    }
+
+  if (cancellable != NULL)
+    {
+      wait->cancellable = g_object_ref (cancellable);
+      wait->cancelled_id = g_cancellable_connect (cancellable,
+                                                  G_CALLBACK (wait_cancelled_cb),
+                                                  wait_all_ref (wait),
+                                                  wait_all_unref);
+    }
+
+  /* Items done already count at once; the others when they complete. */
+  for (guint i = 0; i < n_items; i++)
+    ag_pending_add_done_callback (items[i], wait_item_done_cb,
+                                  wait_all_ref (wait), wait_all_unref);
+
+  wait_item_done_cb (NULL, wait);
+  wait_all_unref (wait);
+}
+
+/**
+ * ag_caller_wait_finish:
+ * @self: a [class@AsyncGObject.Caller]
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @done: (out) (optional) (transfer container) (element-type AsyncGObject.Pending):
+ *   the items done when the wait ended
+ * @not_done: (out) (optional) (transfer container) (element-type AsyncGObject.Pending):
+ *   the items not done then
+ * @error: return location for the error
+ *
+ * Finishes [method@AsyncGObject.Caller.wait_async].
+ *
+ * Returns: %TRUE, or %FALSE with %G_IO_ERROR_CANCELLED if the cancellable
+ *   ended the wait
+ *
+ * Since: 0.1
+ */
+gboolean
+ag_caller_wait_finish (AgCaller      *self,
+                       GAsyncResult  *result,
+                       GPtrArray    **done,
+                       GPtrArray    **not_done,
+                       GError       **error)
+{
+  WaitResult *wait_result;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  wait_result = g_task_propagate_pointer (G_TASK (result), error);
+  if (wait_result == NULL)
+    return FALSE;
+
+  if (done != NULL)
+    *done = g_steal_pointer (&wait_result->done);
+  if (not_done != NULL)
+    *not_done = g_steal_pointer (&wait_result->not_done);
+  wait_result_free (wait_result);
+
+  return TRUE;
 }
 
 /* }}} */

@@ -85,6 +85,22 @@ typedef AgPending *(*AgJobFunc) (AgPending *pending,
  */
 typedef void (*AgDirectFunc) (gpointer user_data);
 
+/**
+ * AgProducerFunc:
+ * @user_data: the data given with the producer
+ *
+ * Gives the next item to [method@AsyncGObject.Caller.as_completed_full].
+ * It is called in the thread that calls
+ * [method@AsyncGObject.AsCompleted.next_async], only while fewer than
+ * `max_concurrent` items are in flight.
+ *
+ * Returns: (transfer full) (nullable): the next pending, or %NULL when
+ *   there are no more
+ *
+ * Since: 0.1
+ */
+typedef AgPending *(*AgProducerFunc) (gpointer user_data);
+
 #define AG_TYPE_CALLER (ag_caller_get_type ())
 
 AG_AVAILABLE_IN_ALL
@@ -203,6 +219,19 @@ gboolean        ag_caller_wait_finish          (AgCaller        *self,
                                                 GPtrArray      **done,
                                                 GPtrArray      **not_done,
                                                 GError         **error);
+
+AG_AVAILABLE_IN_ALL
+AgAsCompleted  *ag_caller_as_completed         (AgCaller        *self,
+                                                AgPending      **items,
+                                                guint            n_items,
+                                                gboolean         cancel_unfinished);
+AG_AVAILABLE_IN_ALL
+AgAsCompleted  *ag_caller_as_completed_full    (AgCaller        *self,
+                                                AgProducerFunc   producer,
+                                                gpointer         user_data,
+                                                GDestroyNotify   destroy,
+                                                guint            max_concurrent,
+                                                gboolean         cancel_unfinished);
 
 AG_AVAILABLE_IN_ALL
 void            ag_pending_add_done_callback_on (AgPending      *self,

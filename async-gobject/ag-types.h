@@ -13,6 +13,7 @@
 
 G_BEGIN_DECLS
 
+typedef struct _AgAsCompleted    AgAsCompleted;
 typedef struct _AgCaller         AgCaller;
 typedef struct _AgPending        AgPending;
 typedef struct _AgPendingGroup   AgPendingGroup;

@@ -17,5 +17,6 @@
 #include "ag-enum-types.h"
 #include "ag-pending.h"
 #include "ag-caller.h"
+#include "ag-as-completed.h"
 
 #undef AG_INSIDE

@@ -8,9 +8,6 @@
 
 #pragma once
 
-#include <math.h>
-#include <stdlib.h>
-
 #include <glib.h>
 #include <glib-object.h>
 
