@@ -18,6 +18,7 @@
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
 #include "ag-pending-private.h"
+#include "ag-pending-tracker-private.h"
 #include "ag-util-private.h"
 
 /**
@@ -108,6 +109,7 @@ struct _AgJob
   guint64         seq;
 
   AgPending      *followed;   /* owned; set before phase is FOLLOWING */
+  AgTrackerSet   *trackers;   /* owned; current where it was scheduled */
 };
 
 struct _AgKeyQueue
@@ -264,6 +266,7 @@ job_unref (AgJob *job)
     return;
 
   job_release_data (job);
+  g_clear_pointer (&job->trackers, ag_tracker_set_unref);
   g_clear_object (&job->followed);
   g_clear_object (&job->pending);
   g_clear_pointer (&job->keyq, keyq_unref);
@@ -380,6 +383,8 @@ job_new (AgCaller       *self,
   job->ref_count = 1;
   job->phase = JOB_QUEUED;
   job->caller = g_object_ref (self);
+  if (func != NULL)
+    job->trackers = ag_tracker_set_dup_current ();
   job->func = func;
   job->direct = direct;
   job->data = data;
@@ -430,6 +435,7 @@ static void
 run_job (AgCaller *self,
          AgJob    *job)
 {
+  AgTrackerSet *previous_trackers;
   AgPending *previous;
   AgPending *result;
 
@@ -450,9 +456,13 @@ run_job (AgCaller *self,
       return;
     }
 
+  /* The job runs with the trackers current where it was scheduled, and
+   * leaves this thread's as they were. */
   previous = g_private_get (&current_pending);
   g_private_set (&current_pending, job->pending);
+  previous_trackers = ag_tracker_set_install (job->trackers);
   result = job->func (job->pending, job->data);
+  ag_tracker_set_restore (previous_trackers);
   g_private_set (&current_pending, previous);
 
   job_release_data (job);
@@ -2572,7 +2582,11 @@ ag_caller_queue_call (AgCaller       *self,
           keyq->ref_count = 1;
           keyq->key = g_strdup (key);
           keyq->caller = self;
-          keyq->pending = ag_pending_new_full (AG_PENDING_FLAGS_NONE, key);
+          /* Long-lived: tracked by managers, never by a group, which would
+           * wait for it until the queue is closed. */
+          keyq->pending = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING,
+                                               key);
+          ag_pending_tracker_track_new (keyq->pending, TRUE);
           ag_pending_set_caller (keyq->pending, self);
           g_queue_init (&keyq->items);
           g_hash_table_insert (self->queues, keyq->key, keyq);

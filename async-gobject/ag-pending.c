@@ -14,6 +14,7 @@
 #include "ag-pending-private.h"
 
 #include "ag-caller-private.h"
+#include "ag-pending-tracker-private.h"
 
 #include "ag-enum-types.h"
 #include "ag-error.h"
@@ -468,10 +469,22 @@ ag_pending_set_property (GObject      *object,
 }
 
 static void
+ag_pending_constructed (GObject *object)
+{
+  AgPending *self = (AgPending *) object;
+
+  G_OBJECT_CLASS (ag_pending_parent_class)->constructed (object);
+
+  if (!(self->flags & AG_PENDING_FLAGS_NO_TRACKING))
+    ag_pending_tracker_track_new (self, FALSE);
+}
+
+static void
 ag_pending_class_init (AgPendingClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = ag_pending_constructed;
   object_class->finalize = ag_pending_finalize;
   object_class->get_property = ag_pending_get_property;
   object_class->set_property = ag_pending_set_property;

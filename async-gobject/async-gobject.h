@@ -18,5 +18,8 @@
 #include "ag-pending.h"
 #include "ag-caller.h"
 #include "ag-as-completed.h"
+#include "ag-pending-tracker.h"
+#include "ag-pending-manager.h"
+#include "ag-pending-group.h"
 
 #undef AG_INSIDE
