@@ -30,7 +30,7 @@
  * thread, [func@AsyncGObject.Caller.get_main], is a *guest* on the default
  * main context: it attaches one [struct@GLib.Source] to it and never
  * iterates it, so its jobs run when GTK (or [method@Gio.Application.run],
- * or a [struct@GLib.MainLoop]) dispatches. [func@AsyncGObject.Caller.new_thread]
+ * or a [struct@GLib.MainLoop]) dispatches. [ctor@AsyncGObject.Caller.new_thread]
  * makes a caller that owns a new thread running its own context and loop.
  *
  * Jobs are scheduled with [method@AsyncGObject.Caller.call_soon],
