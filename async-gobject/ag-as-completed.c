@@ -12,6 +12,7 @@
 #include "ag-as-completed-private.h"
 
 #include "ag-lock-private.h"
+#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 
 /**
@@ -40,12 +41,15 @@
  * Since: 0.1
  */
 
-/* What the items' done callbacks hold: a weak reference, so that dropping
- * the iterator closes it even while its items run. */
+/* What the items' done callbacks hold instead of the iterator: dropping
+ * the iterator closes it even while its items run, and its last reference
+ * (so its finalization and the producer's destroy notify) stays with the
+ * consuming thread, never a worker. */
 typedef struct
 {
-  gint     ref_count;  /* (atomic) */
-  GWeakRef owner;
+  gint           ref_count;  /* (atomic) */
+  AgMutex        lock;
+  AgAsCompleted *owner;      /* protected by the lock; not owned */
 } Link;
 
 typedef struct
@@ -101,7 +105,7 @@ link_unref (gpointer data)
 
   if (g_atomic_int_dec_and_test (&link->ref_count))
     {
-      g_weak_ref_clear (&link->owner);
+      ag_mutex_clear (&link->lock);
       g_free (link);
     }
 }
@@ -126,11 +130,18 @@ static AgPending *
 pop_done_unlocked (AgAsCompleted *self,
                    gboolean      *end)
 {
-  AgPending *item = g_queue_pop_head (&self->done);
+  AgPending *item;
 
+  /* A closed iterator gives nothing more. */
+  if (self->closed)
+    {
+      *end = TRUE;
+      return NULL;
+    }
+
+  item = g_queue_pop_head (&self->done);
   *end = item == NULL &&
-         (self->closed ||
-          (self->exhausted && g_hash_table_size (self->unfinished) == 0));
+         self->exhausted && g_hash_table_size (self->unfinished) == 0;
   return item;
 }
 
@@ -138,26 +149,31 @@ static void
 item_done_cb (AgPending *item,
               gpointer   data)
 {
-  g_autoptr(AgAsCompleted) self = g_weak_ref_get (&((Link *) data)->owner);
+  Link *link = data;
+  AgAsCompleted *self;
   Waiter *waiter = NULL;
   AgPending *next = NULL;
   gboolean end = FALSE;
 
-  if (self == NULL)
-    return;
-
-  ag_as_completed_lock (self);
-  if (!self->closed && g_hash_table_steal (self->unfinished, item))
+  /* The link's lock keeps the iterator alive while it is used here. */
+  ag_mutex_lock (&link->lock);
+  self = link->owner;
+  if (self != NULL)
     {
-      g_queue_push_tail (&self->done, item);
-      ag_cond_broadcast (&self->cond);
-      if (self->waiter != NULL)
+      ag_as_completed_lock (self);
+      if (!self->closed && g_hash_table_steal (self->unfinished, item))
         {
-          waiter = g_steal_pointer (&self->waiter);
-          next = pop_done_unlocked (self, &end);
+          g_queue_push_tail (&self->done, item);
+          ag_cond_broadcast (&self->cond);
+          if (self->waiter != NULL)
+            {
+              waiter = g_steal_pointer (&self->waiter);
+              next = pop_done_unlocked (self, &end);
+            }
         }
+      ag_as_completed_unlock (self);
     }
-  ag_as_completed_unlock (self);
+  ag_mutex_unlock (&link->lock);
 
   if (waiter != NULL)
     {
@@ -251,6 +267,11 @@ ag_as_completed_dispose (GObject *object)
 
   ag_as_completed_close (self);
 
+  /* Waits for a callback that is using @self in another thread. */
+  ag_mutex_lock (&self->link->lock);
+  self->link->owner = NULL;
+  ag_mutex_unlock (&self->link->lock);
+
   G_OBJECT_CLASS (ag_as_completed_parent_class)->dispose (object);
 }
 
@@ -258,6 +279,8 @@ static void
 ag_as_completed_finalize (GObject *object)
 {
   AgAsCompleted *self = (AgAsCompleted *) object;
+
+  AG_TSAN_ACQUIRE (object);
 
   if (self->producer_destroy != NULL)
     self->producer_destroy (self->producer_data);
@@ -289,7 +312,8 @@ ag_as_completed_init (AgAsCompleted *self)
   g_queue_init (&self->done);
   self->link = g_new0 (Link, 1);
   self->link->ref_count = 1;
-  g_weak_ref_init (&self->link->owner, self);
+  ag_mutex_init (&self->link->lock);
+  self->link->owner = self;
 }
 
 AgAsCompleted *
@@ -330,16 +354,20 @@ static void
 next_cancelled_cb (GCancellable *cancellable,
                    gpointer      data)
 {
-  g_autoptr(AgAsCompleted) self = g_weak_ref_get (&((Link *) data)->owner);
+  Link *link = data;
   Waiter *waiter = NULL;
 
-  if (self == NULL)
-    return;
+  ag_mutex_lock (&link->lock);
+  if (link->owner != NULL)
+    {
+      AgAsCompleted *self = link->owner;
 
-  ag_as_completed_lock (self);
-  if (self->waiter != NULL && self->waiter->cancellable == cancellable)
-    waiter = g_steal_pointer (&self->waiter);
-  ag_as_completed_unlock (self);
+      ag_as_completed_lock (self);
+      if (self->waiter != NULL && self->waiter->cancellable == cancellable)
+        waiter = g_steal_pointer (&self->waiter);
+      ag_as_completed_unlock (self);
+    }
+  ag_mutex_unlock (&link->lock);
 
   if (waiter != NULL)
     {
@@ -540,7 +568,8 @@ ag_as_completed_get_n_in_flight (AgAsCompleted *self)
  *
  * Stops watching the items left. If @self was made with
  * `cancel_unfinished`, those not done are cancelled. A wait in progress
- * ends with %NULL. Calling it again does nothing.
+ * ends with %NULL, and so does every later one. Calling it again does
+ * nothing.
  *
  * Since: 0.1
  */
@@ -548,6 +577,7 @@ void
 ag_as_completed_close (AgAsCompleted *self)
 {
   g_autoptr(GHashTable) unfinished = NULL;
+  GQueue done;
   Waiter *waiter;
   GHashTableIter iter;
   gpointer item;
@@ -563,6 +593,8 @@ ag_as_completed_close (AgAsCompleted *self)
   self->closed = TRUE;
   unfinished = g_steal_pointer (&self->unfinished);
   self->unfinished = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  done = self->done;
+  g_queue_init (&self->done);
   waiter = g_steal_pointer (&self->waiter);
   ag_cond_broadcast (&self->cond);
   ag_as_completed_unlock (self);
@@ -574,6 +606,8 @@ ag_as_completed_close (AgAsCompleted *self)
       if (self->cancel_unfinished)
         ag_pending_cancel (item, _("Cancelled by as_completed"));
     }
+
+  g_queue_clear_full (&done, g_object_unref);
 
   if (waiter != NULL)
     {

@@ -17,6 +17,7 @@
 #include "ag-error.h"
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
+#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 #include "ag-pending-tracker-private.h"
 #include "ag-util-private.h"
@@ -205,6 +206,7 @@ static GParamSpec *properties[N_PROPS];
 static AgMutex registry_lock = AG_MUTEX_INIT;
 static GHashTable *registry;          /* guint id → AgCaller, owned */
 static GHashTable *context_callers;   /* GMainContext → AgCaller */
+static GPtrArray *retired;            /* stopped callers of contexts, owned */
 static guint last_id;
 
 /* The caller dispatching in this thread, and the pending of the job it
@@ -772,14 +774,25 @@ registry_remove (AgCaller *self)
   ag_mutex_lock (&registry_lock);
   if (registry != NULL)
     {
-      if (g_hash_table_lookup (context_callers, self->context) == self)
-        g_hash_table_remove (context_callers, self->context);
-      /* released below, outside the lock */
       g_hash_table_steal_extended (registry, GUINT_TO_POINTER (self->id),
                                    NULL, (gpointer *) &owned);
+      if (owned != NULL && !self->owns_thread &&
+          g_hash_table_lookup (context_callers, self->context) == self)
+        {
+          /* get_current() and get_main() return borrowed pointers: a
+           * stopped caller of a context stays valid for the life of the
+           * process (the next call makes a new one). */
+          g_hash_table_remove (context_callers, self->context);
+          if (retired == NULL)
+            retired = g_ptr_array_new ();
+          g_ptr_array_add (retired, g_steal_pointer (&owned));
+        }
+      else if (g_hash_table_lookup (context_callers, self->context) == self)
+        g_hash_table_remove (context_callers, self->context);
     }
   ag_mutex_unlock (&registry_lock);
 
+  /* released outside the lock */
   g_clear_object (&owned);
 }
 
@@ -1117,6 +1130,8 @@ static void
 ag_caller_finalize (GObject *object)
 {
   AgCaller *self = (AgCaller *) object;
+
+  AG_TSAN_ACQUIRE (object);
 
   g_assert (self->head == NULL);
   g_assert (self->active == NULL);
@@ -1717,6 +1732,9 @@ caller_for_context (GMainContext *context,
  * thread-default main context. It is created on first use, as a guest on
  * that context: its jobs run when the loop that iterates the context
  * dispatches.
+ *
+ * A caller returned here stays valid for the life of the process, even
+ * once stopped; after it stopped, the next call makes a new one.
  *
  * Returns: (transfer none): the caller of this thread
  *
@@ -3119,21 +3137,27 @@ ag_caller_get_max_dispatched (AgCaller *self)
 
 /* Done callbacks on a caller {{{ */
 
+/* Shared by the pending's callback and the delivery job. */
 typedef struct
 {
-  AgCaller       *caller;
-  AgPending      *pending;       /* owned once handed over */
+  gint            ref_count;  /* (atomic) */
+  AgCaller       *caller;     /* owned; immutable */
+  AgPending      *pending;    /* owned; set once done */
   AgDoneFunc      callback;
   gpointer        user_data;
-  GDestroyNotify  destroy;
-  gboolean        handed_over;   /* to the delivery job */
+  GDestroyNotify  destroy;    /* cleared once run */
 } DoneOn;
 
 static void
-done_on_free (gpointer data)
+done_on_unref (gpointer data)
 {
   DoneOn *done_on = data;
 
+  if (!g_atomic_int_dec_and_test (&done_on->ref_count))
+    return;
+
+  /* Never delivered (the caller stopped, or the pending went without being
+   * done): the user data is still released, once. */
   if (done_on->destroy != NULL)
     done_on->destroy (done_on->user_data);
   g_clear_object (&done_on->pending);
@@ -3141,12 +3165,16 @@ done_on_free (gpointer data)
   g_free (done_on);
 }
 
+/* In the caller's thread: the callback, then its destroy notify. */
 static void
 done_on_deliver (gpointer data)
 {
   DoneOn *done_on = data;
+  GDestroyNotify destroy = g_steal_pointer (&done_on->destroy);
 
   done_on->callback (done_on->pending, done_on->user_data);
+  if (destroy != NULL)
+    destroy (done_on->user_data);
 }
 
 static void
@@ -3156,24 +3184,12 @@ done_on_pending_done (AgPending *pending,
   DoneOn *done_on = data;
   AgJob *job;
 
-  done_on->handed_over = TRUE;
   done_on->pending = g_object_ref (pending);
+  g_atomic_int_inc (&done_on->ref_count);
   job = job_new (done_on->caller, NULL, done_on_deliver, done_on,
-                 done_on_free);
+                 done_on_unref);
   if (!caller_push (done_on->caller, job, TRUE))
     job_unref (job);
-}
-
-/* The pending's reference to @data goes: with the callback run, the
- * delivery job owns it; otherwise (removed, or the pending finalized
- * without being done) it is freed here. */
-static void
-done_on_release (gpointer data)
-{
-  DoneOn *done_on = data;
-
-  if (!done_on->handed_over)
-    done_on_free (done_on);
 }
 
 /**
@@ -3207,13 +3223,14 @@ ag_pending_add_done_callback_on (AgPending      *self,
   g_return_if_fail (callback != NULL);
 
   done_on = g_new0 (DoneOn, 1);
+  done_on->ref_count = 1;
   done_on->caller = g_object_ref (caller);
   done_on->callback = callback;
   done_on->user_data = user_data;
   done_on->destroy = destroy;
 
   ag_pending_add_done_callback (self, done_on_pending_done, done_on,
-                                done_on_release);
+                                done_on_unref);
 }
 
 /* }}} */

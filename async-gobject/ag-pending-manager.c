@@ -11,6 +11,7 @@
 
 #include "ag-error.h"
 #include "ag-lock-private.h"
+#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 
 /**
@@ -62,6 +63,8 @@ static void
 ag_pending_manager_finalize (GObject *object)
 {
   AgPendingManagerPrivate *priv = PRIV (AG_PENDING_MANAGER (object));
+
+  AG_TSAN_ACQUIRE (object);
 
   g_clear_object (&priv->stopped);
   ag_mutex_clear (&priv->lock);

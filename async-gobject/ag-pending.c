@@ -20,6 +20,7 @@
 #include "ag-error.h"
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
+#include "ag-tsan-private.h"
 #include "ag-util-private.h"
 
 /**
@@ -384,6 +385,8 @@ static void
 ag_pending_finalize (GObject *object)
 {
   AgPending *self = (AgPending *) object;
+
+  AG_TSAN_ACQUIRE (object);
 
   if (self->cancellable != NULL)
     {
