@@ -96,6 +96,7 @@ struct _AgJob
   AgJob          *active_next;  /* protected by the caller's lock */
   GSequenceIter  *timer;        /* protected by the caller's lock */
   guint           active : 1;   /* protected by the caller's lock */
+  guint           finished : 1; /* protected by the caller's lock */
 
   /* immutable after submission */
   guint           pool_job : 1;
@@ -317,8 +318,11 @@ job_finished (gpointer data)
   AgJob *job = data;
   AgCaller *self = job->caller;
 
+  /* It may be done before it was queued (cancelled by a group the moment
+   * it was made): then it is never queued. */
   ag_caller_lock (self);
   active_unlink_unlocked (self, job);
+  job->finished = TRUE;
   ag_caller_unlock (self);
 
   if (job->keyq != NULL)
@@ -698,6 +702,14 @@ caller_push (AgCaller *self,
     {
       ag_caller_unlock (self);
       return FALSE;
+    }
+
+  if (job->finished)
+    {
+      /* Its pending is done already: it never runs. */
+      ag_caller_unlock (self);
+      job_unref (job);
+      return TRUE;
     }
 
   if (job->pending != NULL)
@@ -2579,6 +2591,7 @@ ag_caller_queue_call (AgCaller       *self,
   AgJob *job;
   AgJob *pump = NULL;
   gboolean accepted = FALSE;
+  gboolean already_done = FALSE;
 
   g_return_val_if_fail (AG_IS_CALLER (self), NULL);
   g_return_val_if_fail (key != NULL, NULL);
@@ -2612,21 +2625,30 @@ ag_caller_queue_call (AgCaller       *self,
         }
       g_atomic_int_inc (&keyq->ref_count);
       job->keyq = keyq;
-
-      /* Active like any job, so that stop() cancels it. */
-      job->active = TRUE;
-      job->active_next = self->active;
-      if (self->active != NULL)
-        self->active->active_prev = job;
-      self->active = job;
-
-      g_queue_push_tail (&keyq->items, job);
-      if (!keyq->busy)
-        {
-          keyq->busy = TRUE;
-          keyq_schedule_unlocked (keyq, &pump);
-        }
       accepted = TRUE;
+
+      if (job->finished)
+        {
+          /* Done already (cancelled the moment it was made): never
+           * queued. */
+          already_done = TRUE;
+        }
+      else
+        {
+          /* Active like any job, so that stop() cancels it. */
+          job->active = TRUE;
+          job->active_next = self->active;
+          if (self->active != NULL)
+            self->active->active_prev = job;
+          self->active = job;
+
+          g_queue_push_tail (&keyq->items, job);
+          if (!keyq->busy)
+            {
+              keyq->busy = TRUE;
+              keyq_schedule_unlocked (keyq, &pump);
+            }
+        }
     }
   ag_caller_unlock (self);
 
@@ -2641,6 +2663,8 @@ ag_caller_queue_call (AgCaller       *self,
 
   if (!accepted)
     job_reject (self, job);
+  else if (already_done)
+    job_unref (job);
 
   return pending;
 }
