@@ -821,7 +821,6 @@ caller_new (GMainContext *context,
   self->context = g_main_context_ref (context);
   self->owns_thread = !!owns_thread;
   self->is_main = context == g_main_context_default ();
-  self->stopped = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING, NULL);
 
   if (parent != NULL)
     {
@@ -842,6 +841,14 @@ caller_new (GMainContext *context,
     self->name = g_strdup ("main");
   else
     self->name = g_strdup_printf ("caller-%u", self->id);
+
+  {
+    g_autofree char *stopped_name = g_strdup_printf ("stop of caller “%s”",
+                                                     self->name);
+
+    self->stopped = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING,
+                                         stopped_name);
+  }
 
   source = (CallerSource *) g_source_new (&caller_source_funcs,
                                           sizeof (CallerSource));
@@ -3131,6 +3138,42 @@ ag_caller_wait_finish (AgCaller      *self,
 /* }}} */
 
 /* Private API {{{ */
+
+guint
+ag_caller_report_leaks (GString *report)
+{
+  g_autoptr(GPtrArray) callers = ag_caller_list_all (FALSE);
+  guint n = 0;
+
+  for (guint i = 0; i < callers->len; i++)
+    {
+      AgCaller *caller = g_ptr_array_index (callers, i);
+      gboolean of_context;
+      gboolean busy;
+
+      ag_mutex_lock (&registry_lock);
+      of_context = g_hash_table_lookup (context_callers, caller->context) == caller;
+      ag_mutex_unlock (&registry_lock);
+
+      ag_caller_lock (caller);
+      busy = caller->active != NULL;
+      ag_caller_unlock (caller);
+
+      /* The caller of a thread's context (get_main (), get_current ()) is
+       * not expected to be stopped, unless it still has work. */
+      if (of_context && !caller->owns_thread && !busy)
+        continue;
+
+      g_string_append_printf (report,
+                              "  never stopped: caller “%s” (id %u, %s%s)\n",
+                              caller->name, caller->id,
+                              caller->owns_thread ? "owns a thread" : "guest",
+                              busy ? ", with unfinished jobs" : "");
+      n++;
+    }
+
+  return n;
+}
 
 gboolean
 ag_caller_runs_in_this_thread (AgCaller *self)

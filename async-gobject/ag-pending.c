@@ -164,6 +164,67 @@ state_nick (AgPendingState state)
   return value ? value->value_nick : "invalid";
 }
 
+/* With AG_DEBUG=leaks: the live pendings, to report those never completed
+ * at exit. */
+static AgMutex live_lock = AG_MUTEX_INIT;
+static GHashTable *live_pendings;  /* AgPending, not owned */
+static guint n_finalized_running;  /* (atomic) */
+
+static void
+live_add (AgPending *self)
+{
+  ag_mutex_lock (&live_lock);
+  if (live_pendings == NULL)
+    live_pendings = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (live_pendings, self);
+  ag_mutex_unlock (&live_lock);
+}
+
+static void
+live_remove (AgPending *self)
+{
+  ag_mutex_lock (&live_lock);
+  if (live_pendings != NULL)
+    g_hash_table_remove (live_pendings, self);
+  ag_mutex_unlock (&live_lock);
+
+  if (!ag_pending_is_done_unlocked (self))
+    g_atomic_int_inc (&n_finalized_running);
+}
+
+guint
+ag_pending_report_leaks (GString *report)
+{
+  g_autoptr(GPtrArray) running = g_ptr_array_new_with_free_func (g_object_unref);
+  guint n_finalized = g_atomic_int_get (&n_finalized_running);
+  GHashTableIter iter;
+  gpointer key;
+
+  ag_mutex_lock (&live_lock);
+  if (live_pendings != NULL)
+    {
+      g_hash_table_iter_init (&iter, live_pendings);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (!ag_pending_is_done_unlocked (key))
+          g_ptr_array_add (running, g_object_ref (key));
+    }
+  ag_mutex_unlock (&live_lock);
+
+  for (guint i = 0; i < running->len; i++)
+    {
+      g_autofree char *description =
+        ag_pending_to_string (g_ptr_array_index (running, i));
+
+      g_string_append_printf (report, "  never completed: %s\n", description);
+    }
+  if (n_finalized > 0)
+    g_string_append_printf (report,
+                            "  %u pendings were finalized without being "
+                            "completed\n", n_finalized);
+
+  return running->len + n_finalized;
+}
+
 static void
 ag_pending_queue_notify (AgPending *self)
 {
@@ -416,6 +477,9 @@ ag_pending_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->caller);
 
+  if (ag_debug_flags () & AG_DEBUG_LEAKS)
+    live_remove (self);
+
   ag_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (ag_pending_parent_class)->finalize (object);
@@ -480,6 +544,9 @@ ag_pending_constructed (GObject *object)
 
   if (!(self->flags & AG_PENDING_FLAGS_NO_TRACKING))
     ag_pending_tracker_track_new (self, FALSE);
+
+  if (ag_debug_flags () & AG_DEBUG_LEAKS)
+    live_add (self);
 }
 
 static void
