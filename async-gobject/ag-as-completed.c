@@ -12,7 +12,6 @@
 #include "ag-as-completed-private.h"
 
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 
 /**
@@ -279,8 +278,6 @@ static void
 ag_as_completed_finalize (GObject *object)
 {
   AgAsCompleted *self = (AgAsCompleted *) object;
-
-  AG_TSAN_ACQUIRE (object);
 
   if (self->producer_destroy != NULL)
     self->producer_destroy (self->producer_data);

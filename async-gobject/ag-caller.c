@@ -17,7 +17,6 @@
 #include "ag-error.h"
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 #include "ag-pending-tracker-private.h"
 #include "ag-util-private.h"
@@ -1149,8 +1148,6 @@ static void
 ag_caller_finalize (GObject *object)
 {
   AgCaller *self = (AgCaller *) object;
-
-  AG_TSAN_ACQUIRE (object);
 
   g_assert (self->head == NULL);
   g_assert (self->active == NULL);

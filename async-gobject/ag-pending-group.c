@@ -12,7 +12,6 @@
 #include "ag-enum-types.h"
 #include "ag-error.h"
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 
 /**
@@ -247,8 +246,6 @@ static void
 ag_pending_group_finalize (GObject *object)
 {
   AgPendingGroup *self = (AgPendingGroup *) object;
-
-  AG_TSAN_ACQUIRE (object);
 
   g_clear_object (&self->caller);
   g_clear_object (&self->pending);

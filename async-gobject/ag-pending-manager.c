@@ -11,7 +11,6 @@
 
 #include "ag-error.h"
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-pending-private.h"
 
 /**
@@ -63,8 +62,6 @@ static void
 ag_pending_manager_finalize (GObject *object)
 {
   AgPendingManagerPrivate *priv = PRIV (AG_PENDING_MANAGER (object));
-
-  AG_TSAN_ACQUIRE (object);
 
   g_clear_object (&priv->stopped);
   ag_mutex_clear (&priv->lock);

@@ -13,7 +13,6 @@
 #include "ag-error.h"
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-pending-manager.h"
 #include "ag-pending-private.h"
 #include "ag-util-private.h"
@@ -298,8 +297,6 @@ static void
 ag_pending_tracker_finalize (GObject *object)
 {
   AgPendingTrackerPrivate *priv = PRIV (AG_PENDING_TRACKER (object));
-
-  AG_TSAN_ACQUIRE (object);
 
   /* Members hold a reference to the tracker through their callbacks, so
    * there are none left here. */

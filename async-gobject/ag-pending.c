@@ -20,7 +20,6 @@
 #include "ag-error.h"
 #include "ag-init-private.h"
 #include "ag-lock-private.h"
-#include "ag-tsan-private.h"
 #include "ag-util-private.h"
 
 /**
@@ -446,8 +445,6 @@ static void
 ag_pending_finalize (GObject *object)
 {
   AgPending *self = (AgPending *) object;
-
-  AG_TSAN_ACQUIRE (object);
 
   if (self->cancellable != NULL)
     {
