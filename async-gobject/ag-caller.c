@@ -149,6 +149,8 @@ struct _AgCaller
   guint          home_thread;          /* (atomic) see thread_serial() */
 
   /* protected by the lock */
+  guint          max_workers;
+  guint          n_live_workers;
   guint          max_idle_workers;
   gint64         idle_worker_timeout;  /* µs, 0 for never */
   guint          max_batch_size;
@@ -166,8 +168,11 @@ struct _AgCaller
   gboolean       finish_requested;
   gboolean       finished;
 
-  /* protected by the parent's lock: when this worker went idle */
+  /* protected by the parent's lock: when this worker went idle, how many
+   * pool jobs it has, whether its idle timer is set */
   gint64         idle_since;
+  guint          pool_jobs;
+  gboolean       reaper_armed;
   /* immutable after construction: a worker's idle timer on its context */
   GSource       *reaper;
 };
@@ -184,6 +189,7 @@ enum {
   PROP_MAX_BATCH_SIZE,
   PROP_MAX_BATCH_TIME,
   PROP_MAX_IDLE_WORKERS,
+  PROP_MAX_WORKERS,
   PROP_NAME,
   PROP_PARENT,
   PROP_PROTECTED,
@@ -194,6 +200,7 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 #define DEFAULT_MAX_IDLE_WORKERS     10
+#define MIN_DEFAULT_MAX_WORKERS      8
 #define DEFAULT_IDLE_WORKER_TIMEOUT  (60 * G_USEC_PER_SEC)
 #define DEFAULT_MAX_BATCH_SIZE       64
 #define DEFAULT_MAX_BATCH_TIME       (2 * 1000)
@@ -824,6 +831,7 @@ caller_new (GMainContext *context,
   if (parent != NULL)
     {
       ag_caller_lock (parent);
+      self->max_workers = parent->max_workers;
       self->max_idle_workers = parent->max_idle_workers;
       self->idle_worker_timeout = parent->idle_worker_timeout;
       self->max_batch_size = parent->max_batch_size;
@@ -939,6 +947,7 @@ reaper_dispatch (GSource     *source,
     return G_SOURCE_CONTINUE;
 
   ag_caller_lock (parent);
+  worker->reaper_armed = FALSE;
   if (g_queue_find (&parent->idle_workers, worker) != NULL &&
       parent->idle_worker_timeout > 0)
     {
@@ -950,7 +959,10 @@ reaper_dispatch (GSource     *source,
           reap = TRUE;
         }
       else
-        g_source_set_ready_time (source, due);
+        {
+          worker->reaper_armed = TRUE;
+          g_source_set_ready_time (source, due);
+        }
     }
   ag_caller_unlock (parent);
 
@@ -968,53 +980,90 @@ static GSourceFuncs reaper_source_funcs = {
 };
 
 
+/* A pool job of @worker is done. With none left, the worker goes back to
+ * its parent's idle pool (or stops, if the pool is full). */
 static void
 worker_return_to_pool (AgCaller *worker)
 {
   g_autoptr(AgCaller) parent = NULL;
   gboolean stop = FALSE;
-  gint64 timeout = 0;
+  gint64 deadline = -1;
 
   ag_caller_lock (worker);
   g_set_object (&parent, worker->parent);
   ag_caller_unlock (worker);
 
-  if (parent == NULL ||
-      g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
+  if (parent == NULL)
     return;
 
   ag_caller_lock (parent);
-  if (g_atomic_int_get (&parent->state) != AG_CALLER_STATE_RUNNING ||
-      g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
+  if (worker->pool_jobs > 0)
+    worker->pool_jobs--;
+  if (worker->pool_jobs > 0 ||
+      g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
+    {
+      /* still busy, or going anyway */
+    }
+  else if (g_atomic_int_get (&parent->state) != AG_CALLER_STATE_RUNNING ||
+           g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
     stop = TRUE;
   else
     {
       worker->idle_since = g_get_monotonic_time ();
-      timeout = parent->idle_worker_timeout;
       /* Most recently used first: warm workers are reused, cold ones
        * reaped. */
       g_queue_push_head (&parent->idle_workers, g_object_ref (worker));
+      /* Armed once: its dispatch looks at idle_since and re-arms. Setting
+       * it each time would wake the worker's loop for every job. */
+      if (parent->idle_worker_timeout > 0 && !worker->reaper_armed)
+        {
+          worker->reaper_armed = TRUE;
+          deadline = worker->idle_since + parent->idle_worker_timeout;
+        }
     }
   ag_caller_unlock (parent);
 
   if (stop)
     ag_caller_stop (worker, TRUE);
-  else if (timeout > 0)
-    g_source_set_ready_time (worker->reaper, worker->idle_since + timeout);
+  else if (deadline >= 0)
+    g_source_set_ready_time (worker->reaper, deadline);
 }
 
-/* An idle worker of the pool of @self, or a new one; NULL when @self is
- * stopping. Returns a new reference. */
+/* The worker of the pool of @self to run one more job: an idle one, else a
+ * new one while there are fewer than max-workers, else the busy one with
+ * the fewest jobs (not the one running this code, which may be about to
+ * wait for the job). NULL when @self is stopping. Returns a new
+ * reference. */
 static AgCaller *
 worker_take (AgCaller *self)
 {
+  AgCaller *current = g_private_get (&dispatching_caller);
   g_autofree char *name = NULL;
-  AgCaller *worker;
+  AgCaller *worker = NULL;
   gboolean running;
 
   ag_caller_lock (self);
-  worker = g_queue_pop_head (&self->idle_workers);
   running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
+  if (running)
+    worker = g_queue_pop_head (&self->idle_workers);
+  if (running && worker == NULL && self->n_live_workers >= self->max_workers)
+    {
+      for (guint i = 0; self->children != NULL && i < self->children->len; i++)
+        {
+          AgCaller *c = g_ptr_array_index (self->children, i);
+
+          if (c->is_worker && c != current &&
+              g_atomic_int_get (&c->state) == AG_CALLER_STATE_RUNNING &&
+              (worker == NULL || c->pool_jobs < worker->pool_jobs))
+            worker = c;
+        }
+      if (worker != NULL)
+        g_object_ref (worker);
+    }
+  if (worker != NULL)
+    worker->pool_jobs++;
+  else if (running)
+    self->n_live_workers++;
   ag_caller_unlock (self);
 
   if (worker != NULL || !running)
@@ -1031,7 +1080,10 @@ worker_take (AgCaller *self)
       if (self->children == NULL)
         self->children = g_ptr_array_new_with_free_func (g_object_unref);
       g_ptr_array_add (self->children, g_object_ref (worker));
+      worker->pool_jobs = 1;
     }
+  else
+    self->n_live_workers--;
   ag_caller_unlock (self);
 
   if (!running)
@@ -1218,6 +1270,10 @@ ag_caller_get_property (GObject    *object,
       g_value_set_uint (value, ag_caller_get_max_idle_workers (self));
       break;
 
+    case PROP_MAX_WORKERS:
+      g_value_set_uint (value, ag_caller_get_max_workers (self));
+      break;
+
     case PROP_NAME:
       g_value_set_string (value, self->name);
       break;
@@ -1263,6 +1319,10 @@ ag_caller_set_property (GObject      *object,
 
     case PROP_MAX_IDLE_WORKERS:
       ag_caller_set_max_idle_workers (self, g_value_get_uint (value));
+      break;
+
+    case PROP_MAX_WORKERS:
+      ag_caller_set_max_workers (self, g_value_get_uint (value));
       break;
 
     case PROP_PROTECTED:
@@ -1403,6 +1463,23 @@ ag_caller_class_init (AgCallerClass *klass)
                         G_PARAM_STATIC_STRINGS));
 
   /**
+   * AgCaller:max-workers:
+   *
+   * The most workers the pool of [method@AsyncGObject.Caller.to_thread]
+   * runs at once (twice the number of processors, at least 8, by default).
+   * When all are busy, a job waits in the queue of the worker with the
+   * fewest jobs, never that of the worker submitting it.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_WORKERS] =
+    g_param_spec_uint ("max-workers", NULL, NULL,
+                       1, G_MAXUINT, MIN_DEFAULT_MAX_WORKERS,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  /**
    * AgCaller:name:
    *
    * The name of the caller, for logs; also its thread's name when it owns
@@ -1472,6 +1549,8 @@ ag_caller_init (AgCaller *self)
   ag_mutex_init (&self->lock);
   self->state = AG_CALLER_STATE_RUNNING;
   self->tail = &self->head;
+  self->max_workers = MAX (MIN_DEFAULT_MAX_WORKERS,
+                           2 * g_get_num_processors ());
   self->max_idle_workers = DEFAULT_MAX_IDLE_WORKERS;
   self->idle_worker_timeout = DEFAULT_IDLE_WORKER_TIMEOUT;
   self->max_batch_size = DEFAULT_MAX_BATCH_SIZE;
@@ -1630,6 +1709,8 @@ ag_caller_stop (AgCaller *self,
 
       ag_caller_lock (parent);
       was_idle = g_queue_remove (&parent->idle_workers, self);
+      if (self->is_worker && parent->n_live_workers > 0)
+        parent->n_live_workers--;
       if (parent->children != NULL)
         g_ptr_array_remove (parent->children, self);
       ag_caller_unlock (parent);
@@ -2165,6 +2246,59 @@ ag_caller_set_max_idle_workers (AgCaller *self,
   if (changed)
     ag_notify_on_context (self, self->context,
                           properties[PROP_MAX_IDLE_WORKERS], NULL);
+}
+
+/**
+ * ag_caller_get_max_workers:
+ * @self: a [class@AsyncGObject.Caller]
+ *
+ * Gets the [property@AsyncGObject.Caller:max-workers] property.
+ *
+ * Returns: the most workers running at once
+ *
+ * Since: 0.1
+ */
+guint
+ag_caller_get_max_workers (AgCaller *self)
+{
+  guint value;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), 0);
+
+  ag_caller_lock (self);
+  value = self->max_workers;
+  ag_caller_unlock (self);
+
+  return value;
+}
+
+/**
+ * ag_caller_set_max_workers:
+ * @self: a [class@AsyncGObject.Caller]
+ * @value: the most workers to run at once, at least 1
+ *
+ * Sets the [property@AsyncGObject.Caller:max-workers] property. Lowering
+ * it stops no worker: it limits the making of new ones.
+ *
+ * Since: 0.1
+ */
+void
+ag_caller_set_max_workers (AgCaller *self,
+                           guint     value)
+{
+  gboolean changed;
+
+  g_return_if_fail (AG_IS_CALLER (self));
+  g_return_if_fail (value >= 1);
+
+  ag_caller_lock (self);
+  changed = self->max_workers != value;
+  self->max_workers = value;
+  ag_caller_unlock (self);
+
+  if (changed)
+    ag_notify_on_context (self, self->context,
+                          properties[PROP_MAX_WORKERS], NULL);
 }
 
 /**

@@ -149,6 +149,11 @@ AG_AVAILABLE_IN_ALL
 void            ag_caller_set_max_idle_workers (AgCaller        *self,
                                                 guint            value);
 AG_AVAILABLE_IN_ALL
+guint           ag_caller_get_max_workers      (AgCaller        *self);
+AG_AVAILABLE_IN_ALL
+void            ag_caller_set_max_workers      (AgCaller        *self,
+                                                guint            value);
+AG_AVAILABLE_IN_ALL
 double          ag_caller_get_idle_worker_timeout (AgCaller     *self);
 AG_AVAILABLE_IN_ALL
 void            ag_caller_set_idle_worker_timeout (AgCaller     *self,
