@@ -148,6 +148,12 @@ struct _AgCaller
   guint          n_workers;            /* (atomic) workers ever made */
   guint          home_thread;          /* (atomic) see thread_serial() */
 
+  /* (atomic): the jobs pushed and not yet taken by a dispatch, newest
+   * first. Pushing is lock-free, so that workers handing results back never
+   * make the host's loop wait for a lock they hold. */
+  AgJob         *incoming;
+  gint           finished;  /* (atomic); set once, with the lock held */
+
   /* protected by the lock */
   guint          max_workers;
   guint          n_live_workers;
@@ -166,7 +172,6 @@ struct _AgCaller
   GQueue         idle_workers;
   GHashTable    *queues;
   gboolean       finish_requested;
-  gboolean       finished;
 
   /* protected by the parent's lock: when this worker went idle, how many
    * pool jobs it has, whether its idle timer is set */
@@ -534,7 +539,8 @@ caller_ready_unlocked (AgCaller *self,
                        gint64    now,
                        gint     *timeout)
 {
-  if (self->head != NULL || self->finish_requested)
+  if (self->head != NULL || self->finish_requested ||
+      g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
 
   if (self->timers != NULL && g_sequence_get_length (self->timers) > 0)
@@ -560,6 +566,12 @@ caller_source_prepare (GSource *source,
 
   *timeout = -1;
 
+  if (g_atomic_pointer_get (&self->incoming) != NULL)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+
   ag_caller_lock (self);
   ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
   ag_caller_unlock (self);
@@ -575,6 +587,9 @@ caller_source_check (GSource *source)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
   gboolean ready;
+
+  if (g_atomic_pointer_get (&self->incoming) != NULL)
+    return TRUE;
 
   ag_caller_lock (self);
   ready = caller_ready_unlocked (self, g_get_monotonic_time (), NULL);
@@ -608,6 +623,34 @@ move_due_timers_unlocked (AgCaller *self,
     }
 }
 
+/* Appends the pushed jobs to the queue, oldest first. Must hold the
+ * lock. */
+static void
+take_incoming_unlocked (AgCaller *self)
+{
+  AgJob *stack = g_atomic_pointer_exchange (&self->incoming, NULL);
+  AgJob *chain = NULL;
+
+  while (stack != NULL)
+    {
+      AgJob *job = stack;
+
+      stack = job->next;
+      job->next = chain;
+      chain = job;
+    }
+
+  while (chain != NULL)
+    {
+      AgJob *job = chain;
+
+      chain = job->next;
+      job->next = NULL;
+      *self->tail = job;
+      self->tail = &job->next;
+    }
+}
+
 static void
 caller_dispatch (AgCaller *self)
 {
@@ -616,7 +659,11 @@ caller_dispatch (AgCaller *self)
   guint max_batch;
   guint n = 0;
   gpointer previous;
+  AgJob *batch;
+  AgJob **batch_tail;
 
+  /* Take a batch of jobs, in one go: the queue's lock is taken twice per
+   * batch, not per job. */
   ag_caller_lock (self);
   if (self->finish_requested)
     {
@@ -624,33 +671,31 @@ caller_dispatch (AgCaller *self)
       ag_caller_finish_stop (self);
       return;
     }
+  take_incoming_unlocked (self);
   move_due_timers_unlocked (self, start);
   max_batch = self->max_batch_size;
   end = start + self->max_batch_time;
+  batch = self->head;
+  batch_tail = &self->head;
+  for (guint i = 0; *batch_tail != NULL && i < max_batch; i++)
+    batch_tail = &(*batch_tail)->next;
+  self->head = *batch_tail;
+  *batch_tail = NULL;
+  if (self->head == NULL)
+    self->tail = &self->head;
   ag_caller_unlock (self);
 
   previous = g_private_get (&dispatching_caller);
   g_private_set (&dispatching_caller, self);
   g_atomic_int_set (&self->home_thread, thread_serial ());
 
-  while (n < max_batch &&
+  while (batch != NULL &&
          g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
     {
-      AgJob *job;
+      AgJob *job = batch;
 
-      ag_caller_lock (self);
-      job = self->head;
-      if (job != NULL)
-        {
-          self->head = job->next;
-          if (self->head == NULL)
-            self->tail = &self->head;
-          job->next = NULL;
-        }
-      ag_caller_unlock (self);
-
-      if (job == NULL)
-        break;
+      batch = job->next;
+      job->next = NULL;
 
       run_job (self, job);
       n++;
@@ -660,6 +705,39 @@ caller_dispatch (AgCaller *self)
     }
 
   g_private_set (&dispatching_caller, previous);
+
+  if (batch != NULL)
+    {
+      /* Out of time (or stopping): the rest goes first next time. */
+      AgJob *last = batch;
+
+      while (last->next != NULL)
+        last = last->next;
+
+      ag_caller_lock (self);
+      last->next = self->head;
+      if (self->head == NULL)
+        self->tail = &last->next;
+      self->head = batch;
+      if (g_atomic_int_get (&self->finished))
+        {
+          /* stopped by the job that just ran: nothing will take them */
+          batch = g_steal_pointer (&self->head);
+          self->tail = &self->head;
+        }
+      else
+        batch = NULL;
+      ag_caller_unlock (self);
+
+      while (batch != NULL)
+        {
+          AgJob *job = batch;
+
+          batch = job->next;
+          job->next = NULL;
+          job_unref (job);
+        }
+    }
 
   if (n > (guint) g_atomic_int_get (&self->max_dispatched))
     g_atomic_int_set (&self->max_dispatched, n);
@@ -692,6 +770,22 @@ static GSourceFuncs caller_source_funcs = {
   .finalize = caller_source_finalize,
 };
 
+/* Drops the jobs pushed after the caller finished stopping. */
+static void
+drop_incoming (AgCaller *self)
+{
+  AgJob *stack = g_atomic_pointer_exchange (&self->incoming, NULL);
+
+  while (stack != NULL)
+    {
+      AgJob *job = stack;
+
+      stack = job->next;
+      job->next = NULL;
+      job_unref (job);
+    }
+}
+
 /* Queues @job, taking its reference. Returns FALSE (and leaves @job alone)
  * when the caller no longer accepts work. */
 static gboolean
@@ -700,57 +794,78 @@ caller_push (AgCaller *self,
              gboolean  internal)
 {
   gboolean wake = FALSE;
+  AgJob *head;
 
-  ag_caller_lock (self);
-
-  if (self->finished ||
+  if (g_atomic_int_get (&self->finished) ||
       (!internal && g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING))
+    return FALSE;
+
+  /* A job with a pending joins the active jobs (which stop() cancels), and
+   * a timer the timers, under the lock; the queue itself takes no lock. */
+  if (job->pending != NULL || job->deadline > 0)
     {
+      ag_caller_lock (self);
+
+      if (g_atomic_int_get (&self->finished) ||
+          (!internal &&
+           g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING))
+        {
+          ag_caller_unlock (self);
+          return FALSE;
+        }
+
+      if (job->finished)
+        {
+          /* Its pending is done already: it never runs. */
+          ag_caller_unlock (self);
+          job_unref (job);
+          return TRUE;
+        }
+
+      if (job->pending != NULL)
+        {
+          job->active = TRUE;
+          job->active_next = self->active;
+          if (self->active != NULL)
+            self->active->active_prev = job;
+          self->active = job;
+        }
+
+      if (job->deadline > 0)
+        {
+          if (self->timers == NULL)
+            self->timers = g_sequence_new (NULL);
+          job->seq = self->timer_seq++;
+          job->timer = g_sequence_insert_sorted (self->timers, job,
+                                                 job_compare_deadline, NULL);
+          /* A new first deadline: the loop may sleep with a later one. */
+          wake = g_sequence_iter_is_begin (job->timer);
+        }
+
       ag_caller_unlock (self);
-      return FALSE;
     }
 
-  if (job->finished)
+  if (job->deadline == 0)
     {
-      /* Its pending is done already: it never runs. */
-      ag_caller_unlock (self);
-      job_unref (job);
-      return TRUE;
+      do
+        {
+          head = g_atomic_pointer_get (&self->incoming);
+          job->next = head;
+        }
+      while (!g_atomic_pointer_compare_and_exchange (&self->incoming, head,
+                                                     job));
+      wake = head == NULL;
     }
-
-  if (job->pending != NULL)
-    {
-      job->active = TRUE;
-      job->active_next = self->active;
-      if (self->active != NULL)
-        self->active->active_prev = job;
-      self->active = job;
-    }
-
-  if (job->deadline > 0)
-    {
-      if (self->timers == NULL)
-        self->timers = g_sequence_new (NULL);
-      job->seq = self->timer_seq++;
-      job->timer = g_sequence_insert_sorted (self->timers, job,
-                                             job_compare_deadline, NULL);
-      /* A new first deadline: the loop may sleep with a later one. */
-      wake = g_sequence_iter_is_begin (job->timer);
-    }
-  else
-    {
-      wake = self->head == NULL;
-      *self->tail = job;
-      self->tail = &job->next;
-    }
-
-  ag_caller_unlock (self);
 
   /* One wake-up per batch: only the job that makes the queue non-empty
    * wakes the loop, and not when the caller's own thread queues it (the
    * loop checks the queue before it sleeps). */
   if (wake && g_private_get (&dispatching_caller) != self)
     g_main_context_wakeup (self->context);
+
+  /* Stopped meanwhile: nothing would take it. */
+  if (G_UNLIKELY (g_atomic_int_get (&self->finished)))
+    drop_incoming (self);
 
   return TRUE;
 }
@@ -1202,6 +1317,7 @@ ag_caller_finalize (GObject *object)
   AgCaller *self = (AgCaller *) object;
 
   g_assert (self->head == NULL);
+  g_assert (self->incoming == NULL);
   g_assert (self->active == NULL);
 
   if (self->source != NULL)
@@ -1582,13 +1698,14 @@ ag_caller_finish_stop (AgCaller *self)
   GSource *reaper;
 
   ag_caller_lock (self);
-  if (self->finished)
+  if (g_atomic_int_get (&self->finished))
     {
       ag_caller_unlock (self);
       return;
     }
-  self->finished = TRUE;
+  g_atomic_int_set (&self->finished, TRUE);
   self->finish_requested = FALSE;
+  take_incoming_unlocked (self);
   queued = g_steal_pointer (&self->head);
   self->tail = &self->head;
   timers = g_steal_pointer (&self->timers);
