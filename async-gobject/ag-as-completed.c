@@ -187,13 +187,15 @@ watch_unlocked (AgAsCompleted *self,
                 AgPending     *item,
                 GPtrArray     *to_watch)
 {
-  if (ag_pending_is_done (item) ||
-      g_hash_table_contains (self->unfinished, item))
+  if (g_hash_table_contains (self->unfinished, item))
     {
-      if (g_hash_table_contains (self->unfinished, item))
-        g_object_unref (item);  /* listed twice: yielded once */
-      else
-        g_queue_push_tail (&self->done, item);
+      g_object_unref (item);  /* listed twice: given once */
+      return;
+    }
+
+  if (ag_pending_is_done (item))
+    {
+      g_queue_push_tail (&self->done, item);
       return;
     }
 
@@ -237,6 +239,17 @@ refill (AgAsCompleted *self)
         break;
 
       item = self->producer (self->producer_data);
+
+      if (item != NULL && !AG_IS_PENDING (item))
+        {
+          /* As for a job that returns one: a critical, and the stranger
+           * is dropped. */
+          g_critical ("The producer of an AgAsCompleted gave something that "
+                      "is not an AgPending; it is dropped");
+          if (G_IS_OBJECT (item))
+            g_object_unref (item);
+          continue;
+        }
 
       to_watch = g_ptr_array_new ();
       ag_as_completed_lock (self);
@@ -307,6 +320,9 @@ ag_as_completed_init (AgAsCompleted *self)
   ag_cond_init (&self->cond);
   self->unfinished = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   g_queue_init (&self->done);
+  /* Made with g_object_new () alone, it has nothing to give. */
+  self->exhausted = TRUE;
+  self->max_concurrent = 1;
   self->link = g_new0 (Link, 1);
   self->link->ref_count = 1;
   ag_mutex_init (&self->link->lock);
@@ -336,9 +352,15 @@ ag_as_completed_new (AgCaller        *caller,
     self->max_concurrent = 1;
   self->cancel_unfinished = !!cancel_unfinished;
 
+  g_autoptr(GHashTable) listed = g_hash_table_new (NULL, NULL);
+
   ag_as_completed_lock (self);
   for (guint i = 0; i < n_items; i++)
-    watch_unlocked (self, g_object_ref (items[i]), to_watch);
+    {
+      /* An item listed twice is given once. */
+      if (g_hash_table_add (listed, items[i]))
+        watch_unlocked (self, g_object_ref (items[i]), to_watch);
+    }
   self->exhausted = producer == NULL;
   ag_as_completed_unlock (self);
 
@@ -472,6 +494,8 @@ ag_as_completed_next_finish (AgAsCompleted  *self,
 {
   g_return_val_if_fail (AG_IS_AS_COMPLETED (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        ag_as_completed_next_async, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -381,7 +381,9 @@ job_cancel (AgPending  *pending,
           return;
         }
 
-      if (phase == JOB_FOLLOWING)
+      /* Passed on once: jobs that follow each other would otherwise
+       * cancel each other for ever. */
+      if (phase == JOB_FOLLOWING && !ag_pending_is_cancelled (job->followed))
         ag_pending_cancel (job->followed, message);
 
       return;
@@ -519,6 +521,12 @@ run_job (AgCaller *self,
       ag_pending_add_done_callback (result, follow_done_cb, job_ref (job),
                                     (GDestroyNotify) job_unref);
     }
+
+  /* Stopped while the job ran: stop () found it running and only
+   * cancelled it; a job that would finish later ends now, cancelled. */
+  if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING &&
+      (result == job->pending || g_atomic_int_get (&job->phase) == JOB_FOLLOWING))
+    ag_pending_take_value (job->pending, NULL);
 
   job_unref (job);
 }
@@ -929,19 +937,28 @@ registry_remove (AgCaller *self)
   g_clear_object (&owned);
 }
 
+/* Registers @self as the caller of its context: get_current () there
+ * returns it. */
+static void
+registry_set_by_context (AgCaller *self)
+{
+  ag_mutex_lock (&registry_lock);
+  g_hash_table_insert (context_callers, self->context, self);
+  ag_mutex_unlock (&registry_lock);
+}
+
 static AgCaller *
 caller_new (GMainContext *context,
             const char   *name,
             gboolean      owns_thread,
             AgCaller     *parent)
 {
-  /* Callers that own their thread are the callers of their context. */
-  AgCaller *self = g_object_new (AG_TYPE_CALLER, NULL);
-  CallerSource *source;
+  AgCaller *self = g_object_new (AG_TYPE_CALLER,
+                                 "context", context,
+                                 "name", name,
+                                 NULL);
 
-  self->context = g_main_context_ref (context);
   self->owns_thread = !!owns_thread;
-  self->is_main = context == g_main_context_default ();
 
   if (parent != NULL)
     {
@@ -955,30 +972,9 @@ caller_new (GMainContext *context,
       self->parent = g_object_ref (parent);
     }
 
-  registry_add (self, owns_thread);
-
-  if (name != NULL)
-    self->name = g_strdup (name);
-  else if (self->is_main)
-    self->name = g_strdup ("main");
-  else
-    self->name = g_strdup_printf ("caller-%u", self->id);
-
-  {
-    g_autofree char *stopped_name = g_strdup_printf ("stop of caller “%s”",
-                                                     self->name);
-
-    self->stopped = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING,
-                                         stopped_name);
-  }
-
-  source = (CallerSource *) g_source_new (&caller_source_funcs,
-                                          sizeof (CallerSource));
-  source->caller = g_object_ref (self);
-  g_source_set_priority ((GSource *) source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name ((GSource *) source, "[async-gobject] AgCaller");
-  self->source = (GSource *) source;
-  g_source_attach (self->source, context);
+  /* Callers that own their thread are the callers of their context. */
+  if (owns_thread)
+    registry_set_by_context (self);
 
   return self;
 }
@@ -1421,8 +1417,16 @@ ag_caller_set_property (GObject      *object,
 
   switch (prop_id)
     {
+    case PROP_CONTEXT:
+      self->context = g_value_dup_boxed (value);
+      break;
+
     case PROP_IDLE_WORKER_TIMEOUT:
       ag_caller_set_idle_worker_timeout (self, g_value_get_double (value));
+      break;
+
+    case PROP_NAME:
+      self->name = g_value_dup_string (value);
       break;
 
     case PROP_MAX_BATCH_SIZE:
@@ -1450,11 +1454,47 @@ ag_caller_set_property (GObject      *object,
     }
 }
 
+/* Everything a caller needs, so that g_object_new (AG_TYPE_CALLER, ...)
+ * (what bindings call for Caller ()) makes a working guest on the
+ * thread-default context, as ag_caller_new_guest () does. */
+static void
+ag_caller_constructed (GObject *object)
+{
+  AgCaller *self = (AgCaller *) object;
+  g_autofree char *stopped_name = NULL;
+  CallerSource *source;
+
+  G_OBJECT_CLASS (ag_caller_parent_class)->constructed (object);
+
+  if (self->context == NULL)
+    self->context = g_main_context_ref_thread_default ();
+  self->is_main = self->context == g_main_context_default ();
+
+  registry_add (self, FALSE);
+
+  if (self->name == NULL)
+    self->name = self->is_main ? g_strdup ("main")
+                               : g_strdup_printf ("caller-%u", self->id);
+
+  stopped_name = g_strdup_printf ("stop of caller “%s”", self->name);
+  self->stopped = ag_pending_new_full (AG_PENDING_FLAGS_NO_TRACKING,
+                                       stopped_name);
+
+  source = (CallerSource *) g_source_new (&caller_source_funcs,
+                                          sizeof (CallerSource));
+  source->caller = g_object_ref (self);
+  g_source_set_priority ((GSource *) source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name ((GSource *) source, "[async-gobject] AgCaller");
+  self->source = (GSource *) source;
+  g_source_attach (self->source, self->context);
+}
+
 static void
 ag_caller_class_init (AgCallerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = ag_caller_constructed;
   object_class->finalize = ag_caller_finalize;
   object_class->get_property = ag_caller_get_property;
   object_class->set_property = ag_caller_set_property;
@@ -1478,14 +1518,17 @@ ag_caller_class_init (AgCallerClass *klass)
    * AgCaller:context:
    *
    * The context whose loop runs the jobs: the host's for a guest, the
-   * caller's own for one that owns its thread.
+   * caller's own for one that owns its thread. A caller made with
+   * g_object_new() and no context is a guest on the thread-default
+   * context of the creating thread.
    *
    * Since: 0.1
    */
   properties[PROP_CONTEXT] =
     g_param_spec_boxed ("context", NULL, NULL,
                         G_TYPE_MAIN_CONTEXT,
-                        (G_PARAM_READABLE |
+                        (G_PARAM_READWRITE |
+                         G_PARAM_CONSTRUCT_ONLY |
                          G_PARAM_STATIC_STRINGS));
 
   /**
@@ -1606,7 +1649,8 @@ ag_caller_class_init (AgCallerClass *klass)
   properties[PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL,
                          NULL,
-                         (G_PARAM_READABLE |
+                         (G_PARAM_READWRITE |
+                          G_PARAM_CONSTRUCT_ONLY |
                           G_PARAM_STATIC_STRINGS));
 
   /**
@@ -3368,6 +3412,8 @@ ag_caller_wait_finish (AgCaller      *self,
 
   g_return_val_if_fail (AG_IS_CALLER (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        ag_caller_wait_async, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   wait_result = g_task_propagate_pointer (G_TASK (result), error);

@@ -651,6 +651,8 @@ ag_pending_group_exit_finish (AgPendingGroup  *self,
 {
   g_return_val_if_fail (AG_IS_PENDING_GROUP (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        ag_pending_group_exit_async, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
