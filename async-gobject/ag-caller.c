@@ -319,6 +319,8 @@ active_unlink_unlocked (AgCaller *self,
 }
 
 static void keyq_item_finished (AgJob *job);
+static void follow_done_cb (AgPending *followed,
+                            gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
 
 /* The canceller's destroy notify: the job's pending is done. It runs before
@@ -335,6 +337,11 @@ job_finished (gpointer data)
   active_unlink_unlocked (self, job);
   job->finished = TRUE;
   ag_caller_unlock (self);
+
+  /* The pending it follows, if it is still running, must not keep the
+   * job (and its caller) alive. */
+  if (g_atomic_int_get (&job->phase) == JOB_FOLLOWING)
+    ag_pending_remove_done_callback (job->followed, follow_done_cb, job);
 
   if (job->keyq != NULL)
     keyq_item_finished (job);
@@ -520,13 +527,25 @@ run_job (AgCaller *self,
 
       ag_pending_add_done_callback (result, follow_done_cb, job_ref (job),
                                     (GDestroyNotify) job_unref);
+
+      /* Done meanwhile (cancelled by a stop, say): the pending it follows
+       * must not keep the job, and so its caller, alive. */
+      if (ag_pending_is_done (job->pending))
+        ag_pending_remove_done_callback (result, follow_done_cb, job);
     }
 
   /* Stopped while the job ran: stop () found it running and only
-   * cancelled it; a job that would finish later ends now, cancelled. */
+   * cancelled it (or has not reached it yet); a job that would finish
+   * later ends now, cancelled. */
   if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING &&
       (result == job->pending || g_atomic_int_get (&job->phase) == JOB_FOLLOWING))
-    ag_pending_take_value (job->pending, NULL);
+    {
+      g_autofree char *message =
+        g_strdup_printf (_("The caller “%s” was stopped"), self->name);
+
+      ag_pending_cancel (job->pending, message);
+      ag_pending_take_value (job->pending, NULL);
+    }
 
   job_unref (job);
 }

@@ -94,15 +94,24 @@ static GParamSpec *properties[N_PROPS];
 #define ag_pending_group_unlock(self) ag_mutex_unlock (&(self)->lock)
 
 /* Cancels the group and its members; @raise makes exit fail with
- * G_IO_ERROR_CANCELLED. */
+ * G_IO_ERROR_CANCELLED. With @once, a group cancelled already only takes
+ * @raise: members that fail or are cancelled one after the other cancel
+ * the rest once, not once each (10k members would make that quadratic). */
 static void
 cancel_internal (AgPendingGroup *self,
                  const char     *message,
-                 gboolean        raise)
+                 gboolean        raise,
+                 gboolean        once)
 {
   g_autoptr(GPtrArray) members = NULL;
 
   ag_pending_group_lock (self);
+  if (once && self->cancelled)
+    {
+      self->raise_cancelled |= raise;
+      ag_pending_group_unlock (self);
+      return;
+    }
   if (message != NULL && message[0] != '\0')
     {
       char *joined = self->cancel_message
@@ -167,10 +176,9 @@ ag_pending_group_pending_done (AgPendingTracker *tracker,
         self->first_error = g_error_copy (error);
       ag_pending_group_unlock (self);
 
-      description = ag_pending_to_string (pending);
-      message = g_strdup_printf (_("A member of the group failed: %s (%s)"),
-                                 error->message, description);
-      cancel_internal (self, message, FALSE);
+      message = g_strdup_printf (_("A member of the group failed: %s"),
+                                 error->message);
+      cancel_internal (self, message, FALSE, TRUE);
       return;
     }
 
@@ -178,18 +186,20 @@ ag_pending_group_pending_done (AgPendingTracker *tracker,
       self->mode == AG_PENDING_GROUP_MODE_IGNORE)
     return;
 
-  description = ag_pending_to_string (pending);
+  description = ag_pending_dup_cancel_message (pending);
   message = g_strdup_printf (_("A member of the group was cancelled: %s"),
-                             description);
+                             description != NULL
+                               ? description
+                               : _("no reason given"));
 
   switch (self->mode)
     {
     case AG_PENDING_GROUP_MODE_CANCEL_RAISE:
-      cancel_internal (self, message, TRUE);
+      cancel_internal (self, message, TRUE, TRUE);
       break;
 
     case AG_PENDING_GROUP_MODE_CANCEL_QUIET:
-      cancel_internal (self, message, FALSE);
+      cancel_internal (self, message, FALSE, TRUE);
       break;
 
     case AG_PENDING_GROUP_MODE_IGNORE_RAISE:
@@ -239,7 +249,7 @@ group_pending_cancel (AgPending  *pending,
                       const char *message,
                       gpointer    data)
 {
-  cancel_internal (data, message, TRUE);
+  cancel_internal (data, message, TRUE, FALSE);
 }
 
 static void
@@ -530,7 +540,7 @@ exit_cancelled_cb (GCancellable *cancellable,
                    gpointer      data)
 {
   cancel_internal (data, _("The exit of the pending group was cancelled"),
-                   TRUE);
+                   TRUE, FALSE);
 }
 
 typedef struct
@@ -712,7 +722,7 @@ ag_pending_group_cancel (AgPendingGroup *self,
 {
   g_return_if_fail (AG_IS_PENDING_GROUP (self));
 
-  cancel_internal (self, message, TRUE);
+  cancel_internal (self, message, TRUE, FALSE);
 }
 
 /**

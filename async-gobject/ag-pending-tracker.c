@@ -73,6 +73,8 @@ typedef struct
   gint          notify_queued;  /* (atomic) */
   GMainContext *context;        /* immutable: for notifications */
   GHashTable   *members;        /* protected by the lock; AgPending, owned */
+  guint         in_flight;      /* protected by the lock: pending_done calls
+                                 * in progress */
 } AgPendingTrackerPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (AgPendingTracker, ag_pending_tracker,
@@ -255,7 +257,8 @@ member_done_cb (AgPending *pending,
 
   ag_mutex_lock (&priv->lock);
   removed = g_hash_table_steal (priv->members, pending);
-  empty = g_hash_table_size (priv->members) == 0;
+  if (removed)
+    priv->in_flight++;
   ag_mutex_unlock (&priv->lock);
 
   if (!removed)
@@ -263,6 +266,15 @@ member_done_cb (AgPending *pending,
 
   AG_PENDING_TRACKER_GET_CLASS (self)->pending_done (self, pending);
   g_object_unref (pending);
+
+  /* Empty only once every member that left has been accounted for: two
+   * members failing at once both count before the tracker says it is
+   * empty. */
+  ag_mutex_lock (&priv->lock);
+  priv->in_flight--;
+  empty = priv->in_flight == 0 && g_hash_table_size (priv->members) == 0;
+  ag_mutex_unlock (&priv->lock);
+
   emit_emptied_if (self, empty);
 }
 
@@ -494,7 +506,7 @@ ag_pending_tracker_set_state (AgPendingTracker      *self,
   ag_mutex_lock (&priv->lock);
   changed = g_atomic_int_get (&priv->state) != (gint) state;
   g_atomic_int_set (&priv->state, state);
-  empty = g_hash_table_size (priv->members) == 0;
+  empty = priv->in_flight == 0 && g_hash_table_size (priv->members) == 0;
   ag_mutex_unlock (&priv->lock);
 
   if (changed)
@@ -625,7 +637,7 @@ ag_pending_tracker_discard (AgPendingTracker *self,
 
   ag_mutex_lock (&priv->lock);
   removed = g_hash_table_steal (priv->members, pending);
-  empty = g_hash_table_size (priv->members) == 0;
+  empty = priv->in_flight == 0 && g_hash_table_size (priv->members) == 0;
   ag_mutex_unlock (&priv->lock);
 
   if (!removed)
