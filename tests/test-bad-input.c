@@ -90,54 +90,6 @@ assert_pending_error (AgPending  *pending,
              fragment);
 }
 
-/* A new context, pushed as the thread-default one of this thread. */
-static GMainContext *
-push_new_context (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-pop_context (GMainContext *context)
-{
-  ag_test_drain (context);
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
-static void
-wake_context_cb (AgPending *pending,
-                 gpointer   data)
-{
-  g_main_context_wakeup (data);
-}
-
-/* Iterates @context until @pending is done, bounded. */
-static void
-iterate_until_done (GMainContext *context,
-                    AgPending    *pending)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-  ag_pending_add_done_callback (pending, wake_context_cb,
-                                g_main_context_ref (context),
-                                (GDestroyNotify) g_main_context_unref);
-
-  while (!ag_pending_is_done (pending) && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_true (ag_pending_is_done (pending));
-}
-
 /* Waits, bounded, for @pending that another thread completes, whatever
  * its outcome. */
 static void
@@ -434,7 +386,7 @@ check_pending_bad_self (gpointer self)
 static void
 check_pending_wait_finish (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgPending) pending = ag_pending_new ();
   g_autoptr(AgPending) other = ag_pending_new ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -477,7 +429,7 @@ check_pending_wait_finish (void)
   g_assert_true (ag_pending_wait_finish (pending, result, &error));
   g_assert_no_error (error);
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
@@ -1068,7 +1020,7 @@ test_pending_timeouts (void)
 {
   static const double no_limits[] = { -1, -1e-9, -INFINITY, -1e300, INFINITY,
                                       1e300 };
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgPending) never = ag_pending_new ();
   GError *error = NULL;
 
@@ -1132,7 +1084,7 @@ test_pending_timeouts (void)
   }
 
   ag_pending_set_value (never, NULL);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1252,7 +1204,7 @@ get_main_thread_func (gpointer data)
 static void
 test_caller (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) caller = ag_caller_new_guest (context, "bad-input");
   g_autoptr(AgCaller) other = ag_caller_new_guest (context, "other");
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -1382,7 +1334,7 @@ test_caller (void)
   stop_and_wait (caller);
   g_clear_object (&other);
   g_clear_object (&caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   g_param_spec_unref (not_an_object);
 }
 
@@ -1471,7 +1423,7 @@ ordered_job (AgPending *pending,
 static void
 test_caller_delays (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) caller = ag_caller_new_guest (context, "delays");
   g_autoptr(GArray) order = g_array_new (FALSE, FALSE, sizeof (gint));
   Ordered ordered[6];
@@ -1548,7 +1500,7 @@ test_caller_delays (void)
 
   stop_and_wait (caller);
   g_clear_object (&caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1558,7 +1510,7 @@ test_caller_delays (void)
 static void
 test_caller_wait (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) caller = ag_caller_new_guest (context, "wait");
   g_autoptr(AgPending) never = ag_pending_new ();
   AgPending *items[1] = { never };
@@ -1637,7 +1589,7 @@ test_caller_wait (void)
   ag_pending_set_value (never, NULL);
   stop_and_wait (caller);
   g_clear_object (&caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1860,7 +1812,7 @@ static void
 test_caller_would_deadlock (void)
 {
   g_autoptr(AgCaller) caller = ag_caller_new_thread ("would-deadlock");
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) guest = ag_caller_new_guest (context, "guest-deadlock");
   SelfWait in_thread = { NULL, FALSE };
   SelfWait in_guest = { NULL, FALSE };
@@ -1874,7 +1826,7 @@ test_caller_would_deadlock (void)
   g_clear_error (&in_thread.error);
 
   guest_pending = ag_caller_call_soon (guest, self_wait_job, &in_guest, NULL);
-  iterate_until_done (context, guest_pending);
+  ag_test_iterate_until_done (context, guest_pending);
   g_assert_true (in_guest.returned);
   g_assert_error (in_guest.error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_clear_error (&in_guest.error);
@@ -1882,7 +1834,7 @@ test_caller_would_deadlock (void)
   stop_and_wait (caller);
   stop_and_wait (guest);
   g_clear_object (&guest);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1918,7 +1870,7 @@ check_as_completed_bad_self (gpointer self)
 static void
 test_as_completed (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) caller = ag_caller_new_guest (context, "as-completed");
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(AgPending) never = ag_pending_new ();
@@ -2019,7 +1971,7 @@ test_as_completed (void)
   g_clear_object (&iter);
   g_clear_object (&other);
   g_clear_object (&caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -2433,7 +2385,7 @@ group_exit (AgPendingGroup  *group,
 static void
 test_group (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(AgPendingManager) manager = ag_pending_manager_new ();
   g_autoptr(AgPendingGroup) group = NULL;
@@ -2586,7 +2538,7 @@ test_group (void)
   ag_pending_set_value (late, NULL);
   g_clear_object (&guest);
   stop_and_wait (ag_caller_get_current ());
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -2599,7 +2551,7 @@ test_group (void)
 static void
 test_construct (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   GError *error = NULL;
 
   {
@@ -2634,7 +2586,7 @@ test_construct (void)
   }
 
   stop_and_wait (ag_caller_get_current ());
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* g_object_new (AG_TYPE_CALLER), what `AsyncGObject.Caller()` calls: a
@@ -2644,7 +2596,7 @@ test_construct (void)
 static void
 construct_caller (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) caller = g_object_new (AG_TYPE_CALLER, NULL);
   g_autoptr(AgPending) pending = NULL;
   g_autoptr(AgPending) stopped = NULL;
@@ -2657,7 +2609,7 @@ construct_caller (void)
   g_assert_cmpuint (ag_caller_get_id (caller), >, 0);
 
   pending = ag_caller_call_soon (caller, count_job, &ran, NULL);
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   g_assert_cmpint (ran, ==, 1);
 
   stopped = g_object_ref (ag_caller_get_stopped (caller));
@@ -2665,7 +2617,7 @@ construct_caller (void)
   assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
 
   g_clear_object (&caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* g_object_new (AG_TYPE_AS_COMPLETED): an iterator over nothing, which

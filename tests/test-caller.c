@@ -37,24 +37,6 @@
     }                                                                  \
   G_STMT_END
 
-/* A new context, pushed as the thread-default one of the calling thread. */
-static GMainContext *
-push_new_context (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-pop_context (GMainContext *context)
-{
-  ag_test_drain (context);
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
 /* Adds @n to a latch (a counter that another thread can wait for). */
 static void
 latch_add (AgTestLatch *latch,
@@ -187,38 +169,6 @@ thread_check_end (ThreadCheck *check)
 /* }}} */
 
 /* {{{ Waiting */
-
-static void
-wake_context_cb (AgPending *pending,
-                 gpointer   data)
-{
-  g_main_context_wakeup (data);
-}
-
-/* Iterates @context until @pending is done: for pendings completed by
- * sources of @context or by another thread (which wakes @context through
- * a done callback). Fails the test after AG_TEST_TIMEOUT_MSEC. */
-static void
-iterate_until_done (GMainContext *context,
-                    AgPending    *pending)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-  ag_pending_add_done_callback (pending, wake_context_cb,
-                                g_main_context_ref (context),
-                                (GDestroyNotify) g_main_context_unref);
-
-  while (!ag_pending_is_done (pending) && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_true (ag_pending_is_done (pending));
-}
 
 /* Like ag_test_iterate_until(), but the timeout itself is a failure, even
  * if what it waited for was dispatched in the same iteration. */
@@ -495,7 +445,7 @@ test_get_current (void)
 
   /* A thread that pushed its own context gets another caller, made on
    * first use, the same on every call */
-  context = push_new_context ();
+  context = ag_test_push_context ();
   current = ag_caller_get_current ();
   g_assert_true (AG_IS_CALLER (current));
   g_assert_true (current != main_caller);
@@ -511,7 +461,7 @@ test_get_current (void)
   ag_test_drain (g_main_context_default ());
   g_assert_null (in_job);
   g_assert_false (ag_pending_is_done (pending));
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (in_job == current);
 
@@ -536,7 +486,7 @@ test_get_current (void)
   g_clear_object (&plain.caller);
 
   stop_and_wait (current);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -754,7 +704,7 @@ test_new_guest (void)
   g_assert_cmpint (g_atomic_int_get (&run.ran), ==, 0);
   g_assert_false (ag_pending_is_done (pending));
 
-  iterate_until_done (context, later);
+  ag_test_iterate_until_done (context, later);
   iterate_until_strict (context, &run.ran, 3);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   assert_state (later, AG_PENDING_STATE_SUCCEEDED);
@@ -1464,7 +1414,7 @@ check_call_later (AgCaller     *caller,
   for (guint i = 0; i < G_N_ELEMENTS (delays); i++)
     {
       if (context != NULL)
-        iterate_until_done (context, pendings[i]);
+        ag_test_iterate_until_done (context, pendings[i]);
       else
         wait_done (pendings[i]);
       assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
@@ -1504,7 +1454,7 @@ test_call_later (void)
   caller = ag_caller_new_thread ("later");
   check_call_later (caller, NULL);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   check_call_later (ag_caller_get_current (), context);
 
   /* A negative delay means now */
@@ -1528,7 +1478,7 @@ test_call_later (void)
 
   stop_and_wait (caller);
   stop_and_wait (ag_caller_get_current ());
-  pop_context (context);
+  ag_test_pop_context (context);
 
   g_assert_cmpint (latch_get (&probe.destroyed), ==, 1);
   probe_clear (&probe);
@@ -1728,7 +1678,7 @@ run_outcome_job (AgCaller     *caller,
 static void
 test_job_outcomes (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgCaller *caller = ag_caller_get_current ();
   g_auto(GValue) value = G_VALUE_INIT;
   g_autoptr(GError) error = NULL;
@@ -1768,7 +1718,7 @@ test_job_outcomes (void)
   ag_test_drain (context);
   assert_state (pending, AG_PENDING_STATE_RUNNING);
   g_assert_true (ag_pending_set_int (followed, 7));
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 7);
   g_assert_no_error (error);
@@ -1784,7 +1734,7 @@ test_job_outcomes (void)
                          g_error_new_literal (G_IO_ERROR,
                                               G_IO_ERROR_PERMISSION_DENIED,
                                               "no entry"));
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_FAILED);
   assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                         "no entry");
@@ -1796,7 +1746,7 @@ test_job_outcomes (void)
   ag_pending_set_string (followed, "done");
   outcome.follow = g_object_ref (followed);
   pending = run_outcome_job (caller, context, outcome_follow_job, &outcome);
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   string = ag_pending_get_string (pending, &error);
   g_assert_no_error (error);
@@ -1826,14 +1776,14 @@ test_job_outcomes (void)
                          g_object_unref);
   g_source_attach (source, context);
   g_source_unref (source);
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 6);
   g_assert_no_error (error);
   g_object_unref (pending);
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1861,13 +1811,13 @@ test_cancel_before_start (void)
   gate_init (&gate);
 
   /* A guest whose host has not dispatched yet */
-  context = push_new_context ();
+  context = ag_test_push_context ();
   guest = ag_caller_get_current ();
   pending = ag_caller_call_soon (guest, probe_job, &probe, probe_destroy);
   g_assert_true (ag_pending_cancel (pending, "too early"));
   g_assert_true (g_cancellable_is_cancelled (
                    ag_pending_get_cancellable (pending)));
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   ag_test_drain (context);
   assert_state (pending, AG_PENDING_STATE_CANCELLED);
   assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
@@ -1903,7 +1853,7 @@ test_cancel_before_start (void)
   g_assert_cmpint (latch_get (&thread_probe.destroyed), ==, 2);
 
   stop_and_wait (guest);
-  pop_context (context);
+  ag_test_pop_context (context);
   g_assert_cmpint (latch_get (&probe.destroyed), ==, 1);
 
   probe_clear (&probe);
@@ -2129,12 +2079,12 @@ test_cancel_cross_thread (void)
   g_atomic_int_set (&blocked.handler_ok, 0);
 
   /* A job queued on this thread's guest, cancelled by another thread */
-  context = push_new_context ();
+  context = ag_test_push_context ();
   guest = ag_caller_get_current ();
   queued = ag_caller_call_soon (guest, probe_job, &probe, probe_destroy);
   thread = g_thread_new ("canceller", cancel_thread_func, queued);
   g_thread_join (thread);
-  iterate_until_done (context, queued);
+  ag_test_iterate_until_done (context, queued);
   assert_state (queued, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
 
@@ -2186,7 +2136,7 @@ test_cancel_cross_thread (void)
     }
 
   stop_and_wait (guest);
-  pop_context (context);
+  ag_test_pop_context (context);
   ag_test_latch_wait (&probe.destroyed, 1);
 
   g_free (raced);
@@ -2357,7 +2307,7 @@ test_done_callback_on (void)
 
   thread_check_begin (&check);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   current = ag_caller_get_current ();
 
   /* Already done, on this thread's own caller: never inline */
@@ -2405,7 +2355,7 @@ test_done_callback_on (void)
   g_assert_cmpint (g_atomic_int_get (&remote_on.destroyed), ==, 1);
 
   stop_and_wait (current);
-  pop_context (context);
+  ag_test_pop_context (context);
 
   ag_test_latch_clear (&done_on.latch);
   ag_test_latch_clear (&later_on.latch);
@@ -2460,7 +2410,7 @@ test_to_thread_basic (void)
 
   thread_check_begin (&check);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   parent = ag_caller_get_current ();
   worker.test_thread = g_thread_self ();
 
@@ -2486,7 +2436,7 @@ test_to_thread_basic (void)
   wait_stopped (worker.worker);
 
   worker_clear (&worker);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -2552,7 +2502,7 @@ test_to_thread_reuse (void)
   ag_test_latch_init (&reuse.go);
   ag_test_latch_init (&reuse.second_made);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   parent = ag_caller_get_current ();
   reuse.parent = parent;
 
@@ -2585,7 +2535,7 @@ test_to_thread_reuse (void)
   g_clear_object (&reuse.second_job);
   ag_test_latch_clear (&reuse.go);
   ag_test_latch_clear (&reuse.second_made);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -2612,7 +2562,7 @@ test_to_thread_idle_reaping (void)
   thread_check_begin (&check);
   probe_init (&probe);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   parent = ag_caller_get_current ();
   g_object_set (parent, "idle-worker-timeout", 0.05, NULL);
   worker.test_thread = g_thread_self ();
@@ -2621,7 +2571,7 @@ test_to_thread_idle_reaping (void)
   pending = ag_caller_to_thread (parent, worker_job, &worker, NULL);
   wait_done (pending);
   g_assert_true (AG_IS_CALLER (worker.worker));
-  iterate_until_done (context, ag_caller_get_stopped (worker.worker));
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker.worker));
   wait_stopped (worker.worker);
   g_assert_cmpuint (n_children (parent), ==, 0);
 
@@ -2640,7 +2590,7 @@ test_to_thread_idle_reaping (void)
   kept = ag_caller_to_thread (keeper, worker_job, &kept_worker, NULL);
   wait_done (kept);
   timer = ag_caller_call_later (keeper, 0.3, probe_job, &probe, NULL);
-  iterate_until_done (context, timer);
+  ag_test_iterate_until_done (context, timer);
   g_assert_true (ag_caller_is_running (kept_worker.worker));
   g_assert_false (ag_pending_is_done (ag_caller_get_stopped (
                     kept_worker.worker)));
@@ -2655,7 +2605,7 @@ test_to_thread_idle_reaping (void)
   worker_clear (&kept_worker);
   worker_clear (&again_worker);
   probe_clear (&probe);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -2709,7 +2659,7 @@ test_to_thread_max_idle_workers (void)
   gate_init (&pool.gate);
   ag_test_latch_init (&stopped);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   parent = ag_caller_new_guest (context, "pool");
   g_object_set (parent, "max-idle-workers", 2, NULL);
 
@@ -2771,7 +2721,7 @@ test_to_thread_max_idle_workers (void)
   worker_clear (&extra_worker);
   gate_clear (&pool.gate);
   ag_test_latch_clear (&stopped);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -2970,7 +2920,7 @@ test_stop_queued_and_running (void)
   /* A guest: the same, and its state is notified on its context */
   ag_mutex_init (&log.lock);
   log.states = g_array_new (FALSE, FALSE, sizeof (AgCallerState));
-  context = push_new_context ();
+  context = ag_test_push_context ();
   guest = ag_caller_new_guest (context, "stopping-guest");
   g_signal_connect (guest, "notify::state", G_CALLBACK (state_notify_cb),
                     &log);
@@ -2978,9 +2928,9 @@ test_stop_queued_and_running (void)
                                       probe_destroy);
   ag_caller_stop (guest, FALSE);
   g_assert_false (ag_caller_is_running (guest));
-  iterate_until_done (context, ag_caller_get_stopped (guest));
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (guest));
   wait_stopped (guest);
-  iterate_until_done (context, guest_queued);
+  ag_test_iterate_until_done (context, guest_queued);
   ag_test_drain (context);
   assert_state (guest_queued, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&guest_probe.ran), ==, 0);
@@ -3004,7 +2954,7 @@ test_stop_queued_and_running (void)
   g_signal_handlers_disconnect_by_func (guest, state_notify_cb, &log);
 
   g_clear_object (&guest);
-  pop_context (context);
+  ag_test_pop_context (context);
   g_array_unref (log.states);
   ag_mutex_clear (&log.lock);
   probe_clear (&probe);
@@ -3466,7 +3416,7 @@ test_deadlock (void)
   wait_done (in_direct.own);
 
   /* The main thread, whose caller must run the job: refused... */
-  context = push_new_context ();
+  context = ag_test_push_context ();
   current = ag_caller_get_current ();
   here = ag_caller_call_soon (current, set_int_job, GINT_TO_POINTER (5),
                               NULL);
@@ -3474,7 +3424,7 @@ test_deadlock (void)
   g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_clear_error (&error);
   g_assert_false (ag_pending_is_done (here));
-  iterate_until_done (context, here);
+  ag_test_iterate_until_done (context, here);
   assert_state (here, AG_PENDING_STATE_SUCCEEDED);
 
   /* ...but it may wait for a worker, and for another caller's thread */
@@ -3491,7 +3441,7 @@ test_deadlock (void)
   g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 7);
 
   stop_and_wait (current);
-  pop_context (context);
+  ag_test_pop_context (context);
   stop_and_wait (caller);
   stop_and_wait (other);
 
@@ -3754,7 +3704,7 @@ test_as_completed_order (void)
 
   thread_check_begin (&check);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   caller = ag_caller_get_current ();
   for (guint i = 0; i < G_N_ELEMENTS (items); i++)
     items[i] = ag_pending_new ();
@@ -3823,7 +3773,7 @@ test_as_completed_order (void)
     }
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -3956,7 +3906,7 @@ test_as_completed_max_concurrent (void)
 
   thread_check_begin (&check);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   caller = ag_caller_get_current ();
 
   /* Plain pendings the test completes one at a time */
@@ -4031,7 +3981,7 @@ test_as_completed_max_concurrent (void)
 
   g_ptr_array_unref (producer.made);
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -4050,7 +4000,7 @@ test_as_completed_destroy_thread (void)
 
   thread_check_begin (&check);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   caller = ag_caller_get_current ();
 
   /* Items completed by workers: once the consumer has dropped the
@@ -4087,7 +4037,7 @@ test_as_completed_destroy_thread (void)
   g_assert_cmpuint (elsewhere, ==, 0);
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
@@ -4167,7 +4117,7 @@ test_as_completed_cancel_unfinished (void)
   probe_init (&probe);
   gate_init (&gate);
 
-  context = push_new_context ();
+  context = ag_test_push_context ();
   caller = ag_caller_get_current ();
 
   check_cancel_unfinished (caller, TRUE, FALSE);
@@ -4195,7 +4145,7 @@ test_as_completed_cancel_unfinished (void)
 
   stop_and_wait (worker);
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   probe_clear (&probe);
   gate_clear (&gate);
   thread_check_end (&check);
@@ -4317,7 +4267,7 @@ fail_item (AgPending *item)
 static void
 test_wait_first_completed (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgCaller *caller = ag_caller_get_current ();
   AgPending *items[3];
   Wait wait;
@@ -4351,13 +4301,13 @@ test_wait_first_completed (void)
   free_items (items, 3);
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
 test_wait_first_exception (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgCaller *caller = ag_caller_get_current ();
   AgPending *items[3];
   Wait wait;
@@ -4406,7 +4356,7 @@ test_wait_first_exception (void)
   free_items (items, 3);
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
@@ -4420,7 +4370,7 @@ test_wait_all_completed (void)
   Wait wait;
 
   thread_check_begin (&check);
-  context = push_new_context ();
+  context = ag_test_push_context ();
   caller = ag_caller_get_current ();
 
   /* Failures do not end it early */
@@ -4453,14 +4403,14 @@ test_wait_all_completed (void)
 
   stop_and_wait (worker);
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
   thread_check_end (&check);
 }
 
 static void
 test_wait_timeout (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgCaller *caller = ag_caller_get_current ();
   AgPending *items[3];
   Wait wait;
@@ -4497,7 +4447,7 @@ test_wait_timeout (void)
     }
 
   stop_and_wait (caller);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */

@@ -65,23 +65,6 @@ assert_pending_error (AgPending  *pending,
              fragment);
 }
 
-static GMainContext *
-push_new_context (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-pop_context (GMainContext *context)
-{
-  ag_test_drain (context);
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
 static void
 latch_add (AgTestLatch *latch,
            gint         n)
@@ -90,36 +73,6 @@ latch_add (AgTestLatch *latch,
   latch->value += n;
   ag_cond_broadcast (&latch->cond);
   ag_mutex_unlock (&latch->mutex);
-}
-
-static void
-wake_context_cb (AgPending *pending,
-                 gpointer   data)
-{
-  g_main_context_wakeup (data);
-}
-
-/* Iterates @context until @pending is done, bounded. */
-static void
-iterate_until_done (GMainContext *context,
-                    AgPending    *pending)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-  ag_pending_add_done_callback (pending, wake_context_cb,
-                                g_main_context_ref (context),
-                                (GDestroyNotify) g_main_context_unref);
-
-  while (!ag_pending_is_done (pending) && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_true (ag_pending_is_done (pending));
 }
 
 /* Waits, bounded, for @pending that another thread completes, whatever
@@ -320,7 +273,7 @@ barrier_job (AgCaller     *caller,
 
   marker = ag_caller_call_soon (caller, count_job, &ran, NULL);
   if (context != NULL)
-    iterate_until_done (context, marker);
+    ag_test_iterate_until_done (context, marker);
   else
     wait_done (marker);
   assert_state (marker, AG_PENDING_STATE_SUCCEEDED);
@@ -330,7 +283,7 @@ static void
 test_job_never_completes (void)
 {
   g_autoptr(AgCaller) caller = ag_caller_new_thread ("never-completes");
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) guest = ag_caller_new_guest (context, "never-guest");
   g_autoptr(AgCaller) parent = ag_caller_new_guest (context, "never-parent");
   g_autoptr(AgPending) on_thread = NULL;
@@ -417,7 +370,7 @@ test_job_never_completes (void)
   ag_test_latch_clear (&forever.started);
   g_clear_object (&guest);
   g_clear_object (&parent);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* {{{ /Faults/job/never-completes-stopping */
@@ -1012,7 +965,7 @@ job_chain_cancel_cb (AgPending *pending,
 static void
 test_done_callback_chain_jobs (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) guest = ag_caller_new_guest (context, "job-chain");
   JobChain chain = { NULL, };
   g_autofree JobLink *links = g_new0 (JobLink, CHAIN_LENGTH);
@@ -1061,13 +1014,13 @@ test_done_callback_chain_jobs (void)
     g_autoptr(AgPending) after = ag_caller_call_soon (guest, count_job, &ran,
                                                       NULL);
 
-    iterate_until_done (context, after);
+    ag_test_iterate_until_done (context, after);
     g_assert_cmpint (ran, ==, 1);
   }
 
   stop_and_wait (guest);
   g_clear_object (&guest);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -1343,7 +1296,7 @@ check_drops_caller (gboolean stop_self)
 static void
 check_drops_guest (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   Dropper dropper = { NULL, FALSE, FALSE, FALSE };
   g_autoptr(AgPending) stopped = NULL;
   g_autoptr(AgPending) pending = NULL;
@@ -1358,7 +1311,7 @@ check_drops_guest (void)
 
   pending = ag_caller_call_soon (dropper.caller, drop_caller_job, &dropper,
                                  NULL);
-  iterate_until_done (context, pending);
+  ag_test_iterate_until_done (context, pending);
   assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_null (dropper.caller);
 
@@ -1373,7 +1326,7 @@ check_drops_guest (void)
   g_clear_object (&pending);
   wait_weak_ref_cleared (&weak);
   g_weak_ref_clear (&weak);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
@@ -1452,7 +1405,7 @@ static void
 check_quit_with_queued (guint max_batch)
 {
   enum { BEFORE = 10, QUEUED = 100, LATE = 20 };
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgCaller) guest = ag_caller_new_guest (context, "host-guest");
   Host host;
   guint batch;
@@ -1529,7 +1482,7 @@ check_quit_with_queued (guint max_batch)
   g_clear_object (&guest);
   g_main_loop_unref (host.loop);
   g_array_unref (host.ran);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
@@ -1693,7 +1646,7 @@ static void
 test_job_binding_exception (void)
 {
   g_autoptr(AgCaller) caller = ag_caller_new_thread ("binding");
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgPending) raising = NULL;
   g_autoptr(AgPending) after = NULL;
   g_autoptr(AgPending) worker_raising = NULL;
@@ -1734,7 +1687,7 @@ test_job_binding_exception (void)
 
     stop_and_wait (current);
   }
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */

@@ -167,24 +167,6 @@ latch_add (AgTestLatch *latch,
   ag_mutex_unlock (&latch->mutex);
 }
 
-/* A new context, pushed as the thread-default one of the calling thread. */
-static GMainContext *
-push_new_context (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-pop_context (GMainContext *context)
-{
-  ag_test_drain (context);
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
 /* Like ag_test_iterate_until(), but the timeout itself is a failure. */
 static void
 iterate_until_strict (GMainContext *context,
@@ -2898,7 +2880,7 @@ static gpointer
 thread_exit_func (gpointer data)
 {
   ThreadExit *te = data;
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgPendingGroup) group = NULL;
 
   te->thread = g_thread_self ();
@@ -2918,7 +2900,7 @@ thread_exit_func (gpointer data)
   g_assert_true (te->exit.thread == g_thread_self ());
 
   g_clear_object (&group);
-  pop_context (context);
+  ag_test_pop_context (context);
   return NULL;
 }
 
@@ -2947,7 +2929,7 @@ test_group_exit_thread_context (void)
 static void
 test_group_exit_pushed_context (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   g_autoptr(AgPendingGroup) group = NULL;
   g_autoptr(AgPending) member = NULL;
   GThread *thread;
@@ -2967,7 +2949,7 @@ test_group_exit_pushed_context (void)
   exit_clear (&exit);
 
   g_clear_object (&group);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */

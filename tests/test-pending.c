@@ -37,24 +37,6 @@ object_ref_count (gpointer object)
   return g_atomic_int_get ((gint *) &G_OBJECT (object)->ref_count);
 }
 
-/* A new context, pushed as the thread-default one of the calling thread. */
-static GMainContext *
-push_new_context (void)
-{
-  GMainContext *context = g_main_context_new ();
-
-  g_main_context_push_thread_default (context);
-  return context;
-}
-
-static void
-pop_context (GMainContext *context)
-{
-  ag_test_drain (context);
-  g_main_context_pop_thread_default (context);
-  g_main_context_unref (context);
-}
-
 static void
 assert_state (AgPending      *pending,
               AgPendingState  state)
@@ -239,10 +221,10 @@ test_new (void)
 
   /* The context is the thread-default one of the creating thread: here a
    * context pushed in the main thread... */
-  context = push_new_context ();
+  context = ag_test_push_context ();
   c = ag_pending_new ();
   g_assert_true (ag_pending_get_context (c) == context);
-  pop_context (context);
+  ag_test_pop_context (context);
   /* ...which it keeps after the push is undone */
   g_assert_true (ag_pending_get_context (c) == context);
   g_clear_object (&c);
@@ -1886,7 +1868,7 @@ test_done_callbacks_last_ref (void)
   /* Round 0 completes in this thread, round 1 in another */
   for (round = 0; round < 2; round++)
     {
-      GMainContext *context = push_new_context ();
+      GMainContext *context = ag_test_push_context ();
       AgPending *pending = ag_pending_new ();
       AgPending *weak = pending;
       LastRefData data = { pending, 0, 0, 0 };
@@ -1915,7 +1897,7 @@ test_done_callbacks_last_ref (void)
       ag_test_drain (context);
       g_assert_null (weak);
       g_assert_cmpint (data.destroyed, ==, 1);
-      pop_context (context);
+      ag_test_pop_context (context);
     }
 }
 
@@ -1956,7 +1938,7 @@ complete_in_thread_func (gpointer user_data)
 static void
 test_done_callbacks_thread (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending = ag_pending_new ();
   ThreadCheckData data = { NULL, 0 };
   CompleteInThread cit = { pending, &data };
@@ -1978,7 +1960,7 @@ test_done_callbacks_thread (void)
   ag_test_drain (context);
   g_assert_cmpint (data.calls, ==, 3);
   g_object_unref (pending);
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -2024,7 +2006,7 @@ cancel_and_set_in_thread_func (gpointer user_data)
 static void
 test_notify_from_thread (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending = ag_pending_new ();
   NotifyData data = { g_thread_self (), AG_PENDING_STATE_SUCCEEDED, 0, 0 };
   GThread *thread;
@@ -2054,7 +2036,7 @@ test_notify_from_thread (void)
   ag_test_iterate_until (context, &data.final_seen, 1);
   g_object_unref (pending);
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
@@ -2084,7 +2066,7 @@ test_notify_default_context (void)
 static void
 test_notify_owner (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending = ag_pending_new ();
   NotifyData data = { g_thread_self (), AG_PENDING_STATE_CANCELLING, 0, 0 };
 
@@ -2111,7 +2093,7 @@ test_notify_owner (void)
   ag_test_iterate_until (context, &data.final_seen, 1);
   g_object_unref (pending);
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 typedef struct
@@ -2125,7 +2107,7 @@ static gpointer
 notify_owner_thread_func (gpointer user_data)
 {
   NotifyThreadData *ntd = user_data;
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
 
   ntd->pending = ag_pending_new ();
   ntd->data.thread = g_thread_self ();
@@ -2139,7 +2121,7 @@ notify_owner_thread_func (gpointer user_data)
   ag_test_iterate_until (context, &ntd->data.final_seen, 1);
 
   g_clear_object (&ntd->pending);
-  pop_context (context);
+  ag_test_pop_context (context);
   return NULL;
 }
 
@@ -2166,7 +2148,7 @@ test_notify_other_context (void)
 static void
 test_notify_no_listener (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending = ag_pending_new ();
   GThread *thread;
   gint done = 0;
@@ -2198,13 +2180,13 @@ test_notify_no_listener (void)
   g_assert_false (g_main_context_pending (context));
   g_object_unref (pending);
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
 test_notify_finalize (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending = ag_pending_new ();
   AgPending *weak = pending;
   NotifyData data = { g_thread_self (), AG_PENDING_STATE_SUCCEEDED, 0, 0 };
@@ -2223,7 +2205,7 @@ test_notify_finalize (void)
   g_assert_cmpint (data.calls, <=, 1);
   g_assert_false (g_main_context_pending (context));
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */
@@ -2463,7 +2445,7 @@ wait_cb (GObject      *source,
 static void
 test_wait_async_done (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending;
   WaitData data;
   const double timeouts[] = { -1.0, 0.0, 10.0 };
@@ -2514,13 +2496,13 @@ test_wait_async_done (void)
       g_object_unref (pending);
     }
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
 test_wait_async_later (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending;
   WaitData data;
   GThread *thread;
@@ -2576,7 +2558,7 @@ test_wait_async_later (void)
     g_object_unref (pending);
   }
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 typedef struct
@@ -2590,7 +2572,7 @@ static gpointer
 wait_async_thread_func (gpointer user_data)
 {
   WaitAsyncThreadData *wat = user_data;
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
 
   wait_data_init (&wat->data, wat->pending, context);
   ag_pending_wait_async (wat->pending, -1.0, FALSE, NULL, wait_cb, &wat->data);
@@ -2599,7 +2581,7 @@ wait_async_thread_func (gpointer user_data)
 
   /* the main thread completes the pending; we get the result here */
   ag_test_iterate_until (context, &wat->data.calls, 1);
-  pop_context (context);
+  ag_test_pop_context (context);
   return NULL;
 }
 
@@ -2643,7 +2625,7 @@ test_wait_async_thread (void)
 static void
 test_wait_async_timeout (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   AgPending *pending;
   WaitData data;
   CancellerData canceller;
@@ -2696,13 +2678,13 @@ test_wait_async_timeout (void)
         }
     }
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 static void
 test_wait_async_cancellable (void)
 {
-  GMainContext *context = push_new_context ();
+  GMainContext *context = ag_test_push_context ();
   guint protect;
   guint before;
 
@@ -2782,7 +2764,7 @@ test_wait_async_cancellable (void)
     g_object_unref (pending);
   }
 
-  pop_context (context);
+  ag_test_pop_context (context);
 }
 
 /* }}} */

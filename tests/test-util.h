@@ -254,6 +254,61 @@ ag_test_drain (GMainContext *context)
       break;
 }
 
+/* {{{ Contexts shared by the suites */
+
+/* A new context, pushed as the thread-default one of the calling thread. */
+static inline GMainContext *
+ag_test_push_context (void)
+{
+  GMainContext *context = g_main_context_new ();
+
+  g_main_context_push_thread_default (context);
+  return context;
+}
+
+/* Undoes ag_test_push_context(), after dispatching what is ready. */
+static inline void
+ag_test_pop_context (GMainContext *context)
+{
+  ag_test_drain (context);
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+}
+
+static inline void
+ag_test_wake_context_cb (AgPending *pending,
+                         gpointer   data)
+{
+  g_main_context_wakeup (data);
+}
+
+/* Iterates @context until @pending is done: for pendings completed by
+ * sources of @context or by another thread (which wakes @context through
+ * a done callback). Fails the test after AG_TEST_TIMEOUT_MSEC. */
+static inline void
+ag_test_iterate_until_done (GMainContext *context,
+                            AgPending    *pending)
+{
+  gint timed_out = 0;
+  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
+
+  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  ag_pending_add_done_callback (pending, ag_test_wake_context_cb,
+                                g_main_context_ref (context),
+                                (GDestroyNotify) g_main_context_unref);
+
+  while (!ag_pending_is_done (pending) && !g_atomic_int_get (&timed_out))
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+
+  g_assert_true (ag_pending_is_done (pending));
+}
+
+/* }}} */
+
 /* }}} */
 
 G_END_DECLS
