@@ -67,29 +67,6 @@ new_error (GQuark      domain,
     }                                                                  \
   G_STMT_END
 
-static void
-assert_state (AgPending      *pending,
-              AgPendingState  state)
-{
-  g_assert_cmpint (ag_pending_get_state (pending), ==, state);
-}
-
-/* @pending is done with @domain/@code, and a message containing @fragment
- * (unless NULL). */
-static void
-assert_pending_error (AgPending  *pending,
-                      GQuark      domain,
-                      gint        code,
-                      const char *fragment)
-{
-  g_autoptr(GError) error = ag_pending_dup_error (pending);
-
-  g_assert_error (error, domain, code);
-  if (fragment != NULL && strstr (error->message, fragment) == NULL)
-    g_error ("the message “%s” does not contain “%s”", error->message,
-             fragment);
-}
-
 /* Waits, bounded, for @pending that another thread completes, whatever
  * its outcome. */
 static void
@@ -540,7 +517,7 @@ test_pending (void)
     g_assert_true (ag_pending_cancel (anonymous, ""));
     g_assert_null (ag_pending_dup_cancel_message (anonymous));
     g_assert_true (ag_pending_set_value (anonymous, NULL));
-    assert_pending_error (anonymous, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
+    ag_test_assert_pending_error (anonymous, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
   }
 
   /* An unset value is the empty outcome */
@@ -549,7 +526,7 @@ test_pending (void)
     g_auto(GValue) out = G_VALUE_INIT;
 
     g_assert_true (ag_pending_set_value (empty, &unset));
-    assert_state (empty, AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (empty, AG_PENDING_STATE_SUCCEEDED);
     g_assert_true (ag_pending_get_value (empty, &out, &error));
     g_assert_no_error (error);
     g_assert_false (G_IS_VALUE (&out));
@@ -558,7 +535,7 @@ test_pending (void)
   check_pending_wait_finish ();
 
   /* The good pending went through all that untouched */
-  assert_state (pending, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
   g_assert_false (ag_pending_is_cancelled (pending));
   g_assert_cmpint (called, ==, 0);
   g_assert_true (ag_pending_set_int (pending, 5));
@@ -666,7 +643,7 @@ check_getters (AgPending *pending,
   g_assert_no_error (error);
 
   /* A mismatch is no change of outcome */
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
 }
 
 static AgPending *
@@ -852,7 +829,7 @@ check_done (AgPending      *pending,
   gint pointer_freed = 0;
 
   g_assert_true (ag_pending_is_done (pending));
-  assert_state (pending, state);
+  ag_test_assert_state (pending, state);
 
   g_value_init (&value, G_TYPE_STRING);
   g_value_set_static_string (&value, "late");
@@ -925,7 +902,7 @@ check_done (AgPending      *pending,
   }
 
   /* Nothing changed */
-  assert_state (pending, state);
+  ag_test_assert_state (pending, state);
   after = ag_pending_to_string (pending);
   g_assert_cmpstr (after, ==, before);
   message_after = ag_pending_dup_cancel_message (pending);
@@ -973,14 +950,14 @@ test_pending_done (void)
                                                              AG_ERROR_FAILED,
                                                              "first")));
   check_done (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, AG_ERROR, AG_ERROR_FAILED, "first");
+  ag_test_assert_pending_error (pending, AG_ERROR, AG_ERROR_FAILED, "first");
   g_object_unref (pending);
 
   pending = ag_pending_new ();
   g_assert_true (ag_pending_cancel (pending, "first"));
   g_assert_true (ag_pending_set_int (pending, 1));
   check_done (pending, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED, "first");
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED, "first");
   g_object_unref (pending);
 
   /* Completed with GIO's cancellation error */
@@ -1032,7 +1009,7 @@ test_pending_timeouts (void)
   EXPECT_CRITICAL (ag_pending_wait_async (never, -NAN, TRUE, NULL,
                                           never_called_cb, NULL));
   ag_test_drain (context);
-  assert_state (never, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (never, AG_PENDING_STATE_RUNNING);
 
   /* 0 does not wait */
   g_assert_false (ag_pending_wait_sync (never, 0, &error));
@@ -1071,7 +1048,7 @@ test_pending_timeouts (void)
     g_assert_false (ag_pending_wait_finish (pending, result, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     g_clear_error (&error);
-    assert_state (pending, AG_PENDING_STATE_RUNNING);
+    ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
     g_clear_object (&result);
 
     ag_pending_wait_async (pending, 0, FALSE, NULL, store_result_cb, &result);
@@ -1079,7 +1056,7 @@ test_pending_timeouts (void)
     g_assert_false (ag_pending_wait_finish (pending, result, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     g_clear_error (&error);
-    assert_state (pending, AG_PENDING_STATE_CANCELLING);
+    ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLING);
     ag_pending_set_value (pending, NULL);
   }
 
@@ -1465,7 +1442,7 @@ test_caller_delays (void)
   for (guint i = 0; i < order->len; i++)
     {
       g_assert_cmpint (g_array_index (order, gint, i), ==, (gint) i);
-      assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
       g_object_unref (pendings[i]);
     }
 
@@ -1483,14 +1460,14 @@ test_caller_delays (void)
     g_assert_nonnull (forever);
     g_assert_nonnull (huge);
     ag_test_drain (context);
-    assert_state (forever, AG_PENDING_STATE_RUNNING);
-    assert_state (huge, AG_PENDING_STATE_RUNNING);
+    ag_test_assert_state (forever, AG_PENDING_STATE_RUNNING);
+    ag_test_assert_state (huge, AG_PENDING_STATE_RUNNING);
 
     g_assert_true (ag_pending_cancel (forever, "never mind"));
     g_assert_true (ag_pending_cancel (huge, "never mind"));
     g_assert_cmpint (destroyed, ==, 1);
-    assert_state (forever, AG_PENDING_STATE_CANCELLED);
-    assert_state (huge, AG_PENDING_STATE_CANCELLED);
+    ag_test_assert_state (forever, AG_PENDING_STATE_CANCELLED);
+    ag_test_assert_state (huge, AG_PENDING_STATE_CANCELLED);
     ag_test_drain (context);
   }
 
@@ -1542,7 +1519,7 @@ test_caller_wait (void)
     g_assert_no_error (error);
     g_assert_cmpuint (done->len, ==, 0);
     g_assert_cmpuint (not_done->len, ==, 1);
-    assert_state (never, AG_PENDING_STATE_RUNNING);
+    ag_test_assert_state (never, AG_PENDING_STATE_RUNNING);
   }
 
   /* Negative and infinite timeouts wait without limit */
@@ -1638,8 +1615,8 @@ assert_closed (AgPending *pending,
 {
   g_assert_nonnull (pending);
   g_assert_true (ag_pending_is_done (pending));
-  assert_state (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, AG_ERROR, AG_ERROR_CLOSED,
+  ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_pending_error (pending, AG_ERROR, AG_ERROR_CLOSED,
                         ag_caller_get_name (caller));
   g_assert_cmpint (g_atomic_int_get (&probe->ran), ==, 0);
   g_assert_cmpint (g_atomic_int_get (&probe->destroyed), ==, 1);
@@ -1710,7 +1687,7 @@ check_stopped (AgCaller *caller)
   ag_caller_stop (caller, FALSE);
   ag_caller_stop (caller, TRUE);
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
-  assert_state (ag_caller_get_stopped (caller), AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (ag_caller_get_stopped (caller), AG_PENDING_STATE_SUCCEEDED);
 
   /* Its settings can still be read and written */
   ag_caller_set_protected (caller, TRUE);
@@ -1943,7 +1920,7 @@ test_as_completed (void)
   g_assert_no_error (error);
   ag_as_completed_close (iter);
   g_assert_cmpuint (ag_as_completed_get_n_in_flight (iter), ==, 0);
-  assert_state (never, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (never, AG_PENDING_STATE_RUNNING);
 
   /* No items: the end, at once */
   g_assert_null (ag_as_completed_next_sync (other, -1, &error));
@@ -2270,7 +2247,7 @@ test_manager (void)
 
   /* Idle: deactivating is harmless, tracking is refused */
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_object_unref (stopped);
   g_assert_cmpuint (ag_pending_manager_start_tracking (manager, &error), ==,
                     0);
@@ -2309,10 +2286,10 @@ test_manager (void)
 
   /* Deactivated: twice is harmless; tracking is refused */
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_object_unref (stopped);
   stopped = ag_pending_manager_deactivate (manager, FALSE);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_object_unref (stopped);
   g_assert_cmpuint (ag_pending_manager_start_tracking (manager, &error), ==,
                     0);
@@ -2512,7 +2489,7 @@ test_group (void)
 
   /* Cancelling an exited group harms nothing: its outcome stays */
   ag_pending_group_cancel (group, "late");
-  assert_state (ag_pending_group_get_pending (group),
+  ag_test_assert_state (ag_pending_group_get_pending (group),
                 AG_PENDING_STATE_SUCCEEDED);
   {
     g_autoptr(GPtrArray) failed = ag_pending_group_get_failed (group);
@@ -2570,7 +2547,7 @@ test_construct (void)
     g_assert_true (ag_pending_manager_activate (manager, &error));
     g_assert_no_error (error);
     stopped = ag_pending_manager_deactivate (manager, TRUE);
-    assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   }
 
   {
@@ -2614,7 +2591,7 @@ construct_caller (void)
 
   stopped = g_object_ref (ag_caller_get_stopped (caller));
   ag_caller_stop (caller, TRUE);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
 
   g_clear_object (&caller);
   ag_test_pop_context (context);

@@ -37,17 +37,6 @@
     }                                                                  \
   G_STMT_END
 
-/* Adds @n to a latch (a counter that another thread can wait for). */
-static void
-latch_add (AgTestLatch *latch,
-           gint         n)
-{
-  ag_mutex_lock (&latch->mutex);
-  latch->value += n;
-  ag_cond_broadcast (&latch->cond);
-  ag_mutex_unlock (&latch->mutex);
-}
-
 static gint
 latch_get (AgTestLatch *latch)
 {
@@ -58,29 +47,6 @@ latch_get (AgTestLatch *latch)
   ag_mutex_unlock (&latch->mutex);
 
   return value;
-}
-
-static void
-assert_state (AgPending      *pending,
-              AgPendingState  state)
-{
-  g_assert_cmpint (ag_pending_get_state (pending), ==, state);
-}
-
-/* @pending ended with @domain/@code, and a message that contains
- * @fragment (unless NULL). */
-static void
-assert_pending_error (AgPending  *pending,
-                      GQuark      domain,
-                      gint        code,
-                      const char *fragment)
-{
-  g_autoptr(GError) error = ag_pending_dup_error (pending);
-
-  g_assert_error (error, domain, code);
-  if (fragment != NULL && strstr (error->message, fragment) == NULL)
-    g_error ("the message “%s” does not contain “%s”", error->message,
-             fragment);
 }
 
 static gboolean
@@ -100,19 +66,6 @@ n_children (AgCaller *caller)
 
 /* {{{ Threads of the process */
 
-static guint
-count_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  if (dir == NULL)
-    return 0;
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 typedef struct
 {
   guint baseline;
@@ -129,7 +82,7 @@ thread_check_begin (ThreadCheck *check)
   g_type_ensure (AG_TYPE_AS_COMPLETED);
   g_type_ensure (G_TYPE_TASK);
 
-  check->baseline = count_threads ();
+  check->baseline = ag_test_count_threads ();
 }
 
 /* No thread made since thread_check_begin() is left. A thread that said it
@@ -142,7 +95,7 @@ thread_check_end (ThreadCheck *check)
                     + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
   guint n;
 
-  while ((n = count_threads ()) > check->baseline
+  while ((n = ag_test_count_threads ()) > check->baseline
          && g_get_monotonic_time () < deadline)
     g_thread_yield ();
 
@@ -222,7 +175,7 @@ wait_stopped (AgCaller *caller)
   g_assert_true (AG_IS_PENDING (stopped));
   g_assert_true (ag_pending_wait_sync (stopped, TIMEOUT_S, &error));
   g_assert_no_error (error);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
   g_assert_false (ag_caller_is_running (caller));
 }
@@ -289,7 +242,7 @@ probe_destroy (gpointer data)
 {
   Probe *probe = data;
 
-  latch_add (&probe->destroyed, 1);
+  ag_test_latch_add (&probe->destroyed, 1);
 }
 
 static AgPending *
@@ -356,7 +309,7 @@ gate_job (AgPending *pending,
 {
   Gate *gate = data;
 
-  latch_add (&gate->started, 1);
+  ag_test_latch_add (&gate->started, 1);
   ag_test_latch_wait (&gate->open, 1);
 
   if (ag_pending_is_cancelled (pending))
@@ -462,7 +415,7 @@ test_get_current (void)
   g_assert_null (in_job);
   g_assert_false (ag_pending_is_done (pending));
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (in_job == current);
 
   /* Other threads: one that pushes its own context gets its own caller;
@@ -643,7 +596,7 @@ spy_poll (GPollFD *fds,
           gint     timeout)
 {
   if (timeout != 0)
-    latch_add (host_blocking, 1);
+    ag_test_latch_add (host_blocking, 1);
   return g_poll (fds, n_fds, timeout);
 }
 
@@ -706,8 +659,8 @@ test_new_guest (void)
 
   ag_test_iterate_until_done (context, later);
   iterate_until_strict (context, &run.ran, 3);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
-  assert_state (later, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (later, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&run.owner), ==, 3);
   /* the timeouts of the two helpers above, the marker, and nothing else */
   after = mark_sources (context);
@@ -983,11 +936,11 @@ test_ordering (void)
   probe_init (&fence_probe);
   fence = ag_caller_call_soon (caller, probe_job, &fence_probe, NULL);
   wait_done (fence);
-  assert_state (fence, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (fence, AG_PENDING_STATE_SUCCEEDED);
   if (last_queued != NULL)
     {
       wait_done (last_queued);
-      assert_state (last_queued, AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (last_queued, AG_PENDING_STATE_SUCCEEDED);
     }
 
   /* call_soon and call_direct share the caller's FIFO: one global order;
@@ -1026,7 +979,7 @@ later_job (AgPending *pending,
   Later *later = data;
 
   later->pending = g_object_ref (pending);
-  latch_add (&later->started, 1);
+  ag_test_latch_add (&later->started, 1);
 
   /* The outcome comes later, from the test */
   return g_object_ref (pending);
@@ -1074,32 +1027,32 @@ test_queue (void)
   g_assert_true (AG_IS_PENDING (queue));
   g_object_ref (queue);
   g_assert_true (ag_caller_queue_get (caller, "k") == queue);
-  assert_state (queue, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (queue, AG_PENDING_STATE_RUNNING);
   g_assert_true (queue != first && queue != second);
   g_assert_null (ag_caller_queue_get (caller, "nope"));
 
   ag_test_latch_wait (&later.started, 1);
-  assert_state (first, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (first, AG_PENDING_STATE_RUNNING);
 
   /* Other keys are not held up by it, nor is the caller */
   other = ag_caller_queue_call (caller, "other", probe_job, &other_probe,
                                 NULL);
   wait_done (other);
-  assert_state (other, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (other, AG_PENDING_STATE_SUCCEEDED);
   fence = ag_caller_call_soon (caller, probe_job, &fence_probe, NULL);
   wait_done (fence);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
-  assert_state (second, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (second, AG_PENDING_STATE_RUNNING);
 
   g_assert_true (ag_pending_set_int (later.pending, 1));
   wait_done (second);
-  assert_state (second, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (second, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 1);
   ag_test_latch_wait (&probe.destroyed, 1);
-  assert_state (first, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (first, AG_PENDING_STATE_SUCCEEDED);
 
   /* The queue's own pending runs until the queue is closed */
-  assert_state (queue, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (queue, AG_PENDING_STATE_RUNNING);
 
   /* Closing cancels what has not started: it never runs */
   closed_first = ag_caller_queue_call (caller, "k", later_job, &later2, NULL);
@@ -1108,9 +1061,9 @@ test_queue (void)
   ag_test_latch_wait (&later2.started, 1);
   ag_caller_queue_close (caller, "k");
   wait_done (closed_second);
-  assert_state (closed_second, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (closed_second, AG_PENDING_STATE_CANCELLED);
   wait_done (queue);
-  assert_state (queue, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (queue, AG_PENDING_STATE_CANCELLED);
   g_assert_null (ag_caller_queue_get (caller, "k"));
   ag_pending_set_int (later2.pending, 2);
   wait_done (closed_first);
@@ -1122,9 +1075,9 @@ test_queue (void)
                                    NULL);
   g_assert_nonnull (ag_caller_queue_get (caller, "k"));
   g_assert_true (ag_caller_queue_get (caller, "k") != queue);
-  assert_state (ag_caller_queue_get (caller, "k"), AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (ag_caller_queue_get (caller, "k"), AG_PENDING_STATE_RUNNING);
   wait_done (reopened);
-  assert_state (reopened, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (reopened, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&reopened_probe.ran), ==, 1);
 
   ag_caller_queue_close (caller, "k");
@@ -1250,13 +1203,13 @@ host_producer_func (gpointer data)
 
       if (first)
         {
-          latch_add (&host->producing, 1);
+          ag_test_latch_add (&host->producing, 1);
           first = FALSE;
         }
     }
 
   if (first)
-    latch_add (&host->producing, 1);
+    ag_test_latch_add (&host->producing, 1);
 
   return NULL;
 }
@@ -1417,7 +1370,7 @@ check_call_later (AgCaller     *caller,
         ag_test_iterate_until_done (context, pendings[i]);
       else
         wait_done (pendings[i]);
-      assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
     }
 
   /* Never early... */
@@ -1461,7 +1414,7 @@ test_call_later (void)
   negative = ag_caller_call_later (caller, -1.0, probe_job, &negative_probe,
                                    NULL);
   wait_done (negative);
-  assert_state (negative, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (negative, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&negative_probe.ran), ==, 1);
 
   /* Cancelled before its time, a delayed job ends at once (well before its
@@ -1470,8 +1423,8 @@ test_call_later (void)
                                     probe_destroy);
   g_assert_true (ag_pending_cancel (cancelled, "not today"));
   wait_done (cancelled);
-  assert_state (cancelled, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+  ag_test_assert_state (cancelled, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "not today");
   ag_test_latch_wait (&probe.destroyed, 1);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
@@ -1691,7 +1644,7 @@ test_job_outcomes (void)
 
   /* NULL after setting the outcome: that outcome */
   pending = run_outcome_job (caller, context, outcome_set_int_job, &outcome);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 42);
   g_assert_no_error (error);
   g_assert_cmpint (g_atomic_int_get (&outcome.destroyed), ==, 1);
@@ -1699,7 +1652,7 @@ test_job_outcomes (void)
 
   /* NULL without setting: an empty success */
   pending = run_outcome_job (caller, context, outcome_nothing_job, &outcome);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (ag_pending_get_value (pending, &value, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (G_VALUE_TYPE (&value), ==, G_TYPE_INVALID);
@@ -1707,8 +1660,8 @@ test_job_outcomes (void)
 
   /* NULL after failing */
   pending = run_outcome_job (caller, context, outcome_error_job, &outcome);
-  assert_state (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "nowhere");
+  ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "nowhere");
   g_object_unref (pending);
 
   /* Another pending: followed, value... */
@@ -1716,10 +1669,10 @@ test_job_outcomes (void)
   outcome.follow = g_object_ref (followed);
   pending = run_outcome_job (caller, context, outcome_follow_job, &outcome);
   ag_test_drain (context);
-  assert_state (pending, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
   g_assert_true (ag_pending_set_int (followed, 7));
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 7);
   g_assert_no_error (error);
   g_assert_cmpint (g_atomic_int_get (&outcome.destroyed), ==, 1);
@@ -1735,8 +1688,8 @@ test_job_outcomes (void)
                                               G_IO_ERROR_PERMISSION_DENIED,
                                               "no entry"));
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+  ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
                         "no entry");
   g_object_unref (pending);
   g_object_unref (followed);
@@ -1747,7 +1700,7 @@ test_job_outcomes (void)
   outcome.follow = g_object_ref (followed);
   pending = run_outcome_job (caller, context, outcome_follow_job, &outcome);
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   string = ag_pending_get_string (pending, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (string, ==, "done");
@@ -1758,11 +1711,11 @@ test_job_outcomes (void)
    * from another thread... */
   pending = run_outcome_job (caller, context, outcome_later_job, &outcome);
   ag_test_drain (context);
-  assert_state (pending, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
   g_assert_cmpint (g_atomic_int_get (&outcome.destroyed), ==, 1);
   thread = g_thread_new ("set-later", set_int_thread_func, pending);
   g_thread_join (thread);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 5);
   g_assert_no_error (error);
   g_object_unref (pending);
@@ -1770,14 +1723,14 @@ test_job_outcomes (void)
   /* ...and here from a timeout */
   pending = run_outcome_job (caller, context, outcome_later_job, &outcome);
   ag_test_drain (context);
-  assert_state (pending, AG_PENDING_STATE_RUNNING);
+  ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
   source = g_timeout_source_new (10);
   g_source_set_callback (source, set_int_timeout_cb, g_object_ref (pending),
                          g_object_unref);
   g_source_attach (source, context);
   g_source_unref (source);
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 6);
   g_assert_no_error (error);
   g_object_unref (pending);
@@ -1819,8 +1772,8 @@ test_cancel_before_start (void)
                    ag_pending_get_cancellable (pending)));
   ag_test_iterate_until_done (context, pending);
   ag_test_drain (context);
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "too early");
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
   ag_test_latch_wait (&probe.destroyed, 1);
@@ -1839,12 +1792,12 @@ test_cancel_before_start (void)
   gate_open (&gate);
 
   wait_done (blocker);
-  assert_state (blocker, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (blocker, AG_PENDING_STATE_SUCCEEDED);
   wait_done (queued);
   wait_done (queued_key);
-  assert_state (queued, AG_PENDING_STATE_CANCELLED);
-  assert_state (queued_key, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (queued, G_IO_ERROR, G_IO_ERROR_CANCELLED, "queued");
+  ag_test_assert_state (queued, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (queued_key, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (queued, G_IO_ERROR, G_IO_ERROR_CANCELLED, "queued");
   ag_test_latch_wait (&thread_probe.destroyed, 2);
 
   ag_caller_queue_close (caller, "key");
@@ -1901,7 +1854,7 @@ running_job (AgPending *pending,
 {
   Running *running = data;
 
-  latch_add (&running->started, 1);
+  ag_test_latch_add (&running->started, 1);
   ag_test_latch_wait (&running->go, 1);
 
   if (ag_pending_is_cancelled (pending))
@@ -1931,13 +1884,13 @@ check_cancel_running (AgCaller *caller,
   /* A request, not a completion behind the job's back */
   g_assert_true (ag_pending_cancel (pending, "while running"));
   g_assert_false (ag_pending_is_done (pending));
-  assert_state (pending, AG_PENDING_STATE_CANCELLING);
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLING);
   ag_test_latch_set (&running.go, 1);
 
   /* The job saw it, and its pending ends cancelled once it returns */
   wait_done (pending);
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "while running");
   g_assert_cmpint (g_atomic_int_get (&running.saw_cancelled), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&running.saw_cancellable), ==, 1);
@@ -1980,7 +1933,7 @@ blocked_cancelled_cb (GCancellable *cancellable,
 {
   Blocked *blocked = data;
 
-  latch_add (&blocked->cancelled, 1);
+  ag_test_latch_add (&blocked->cancelled, 1);
 }
 
 /* Blocks until its cancellable fires (bounded): the way a job hands its
@@ -1995,7 +1948,7 @@ blocked_job (AgPending *pending,
 
   id = g_cancellable_connect (cancellable, G_CALLBACK (blocked_cancelled_cb),
                               blocked, NULL);
-  latch_add (&blocked->started, 1);
+  ag_test_latch_add (&blocked->started, 1);
   ag_test_latch_wait (&blocked->cancelled, 1);
   g_atomic_int_inc (&blocked->handler_ok);
   g_cancellable_disconnect (cancellable, id);
@@ -2085,7 +2038,7 @@ test_cancel_cross_thread (void)
   thread = g_thread_new ("canceller", cancel_thread_func, queued);
   g_thread_join (thread);
   ag_test_iterate_until_done (context, queued);
-  assert_state (queued, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (queued, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
 
   /* A job running in a caller's thread, cancelled from a third thread:
@@ -2096,8 +2049,8 @@ test_cancel_cross_thread (void)
   thread = g_thread_new ("canceller", cancel_thread_func, blocking);
   g_thread_join (thread);
   wait_done (blocking);
-  assert_state (blocking, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (blocking, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+  ag_test_assert_state (blocking, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (blocking, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "from afar");
   g_assert_cmpint (g_atomic_int_get (&blocked.handler_ok), ==, 1);
 
@@ -2214,7 +2167,7 @@ test_cancel_followed (void)
   /* The followed pending's outcome, once set, ends the job's: cancelled */
   ag_pending_set_int (followed, 3);
   wait_done (pending);
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
 
   /* A chain: a job that awaits a worker's job. Cancelling the outer one
    * reaches the inner job, which ends, and so does the outer one */
@@ -2224,11 +2177,11 @@ test_cancel_followed (void)
   ag_test_latch_wait (&blocked.started, 1);
   g_assert_true (ag_pending_cancel (outer, "chain"));
   wait_done (outer);
-  assert_state (outer, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (outer, AG_PENDING_STATE_CANCELLED);
   g_assert_true (AG_IS_PENDING (chain.inner));
   g_assert_true (ag_pending_is_cancelled (chain.inner));
   wait_done (chain.inner);
-  assert_state (chain.inner, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (chain.inner, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&blocked.handler_ok), ==, 1);
 
   stop_and_wait (caller);
@@ -2279,7 +2232,7 @@ done_on_cb (AgPending *pending,
       g_main_context_is_owner (context))
     g_atomic_int_inc (&done_on->right_thread);
   g_atomic_int_inc (&done_on->called);
-  latch_add (&done_on->latch, 1);
+  ag_test_latch_add (&done_on->latch, 1);
 }
 
 static void
@@ -2484,7 +2437,7 @@ reuse_done_cb (AgPending *pending,
 
   reuse->second_job = ag_caller_to_thread (reuse->parent, reuse_second_job,
                                            reuse, NULL);
-  latch_add (&reuse->second_made, 1);
+  ag_test_latch_add (&reuse->second_made, 1);
 }
 
 static void
@@ -2514,7 +2467,7 @@ test_to_thread_reuse (void)
   ag_test_latch_wait (&reuse.second_made, 1);
   wait_done (first);
   wait_done (reuse.second_job);
-  assert_state (reuse.second_job, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (reuse.second_job, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (AG_IS_CALLER (reuse.first));
   g_assert_true (reuse.second == reuse.first);
 
@@ -2522,7 +2475,7 @@ test_to_thread_reuse (void)
   worker.test_thread = g_thread_self ();
   third = ag_caller_to_thread (parent, worker_job, &worker, NULL);
   wait_done (third);
-  assert_state (third, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (third, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (worker.worker == reuse.first);
   g_assert_cmpuint (n_children (parent), ==, 1);
 
@@ -2579,7 +2532,7 @@ test_to_thread_idle_reaping (void)
   again_worker.test_thread = g_thread_self ();
   again = ag_caller_to_thread (parent, worker_job, &again_worker, NULL);
   wait_done (again);
-  assert_state (again, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (again, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (again_worker.worker != worker.worker);
 
   /* 0 keeps idle workers: this one is still there long after the 0.05 s
@@ -2637,7 +2590,7 @@ static void
 count_stopped_cb (AgPending *pending,
                   gpointer   data)
 {
-  latch_add (data, 1);
+  ag_test_latch_add (data, 1);
 }
 
 static void
@@ -2680,7 +2633,7 @@ test_to_thread_max_idle_workers (void)
   for (guint i = 0; i < N_POOL_JOBS; i++)
     {
       wait_done (pendings[i]);
-      assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
     }
 
   /* At most two stay idle: the other three stop */
@@ -2899,7 +2852,7 @@ test_stop_queued_and_running (void)
 
   wait_stopped (caller);
   wait_done (running);
-  assert_state (running, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (running, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&gate.saw_cancelled), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&gate.saw_done), ==, 0);
 
@@ -2907,13 +2860,13 @@ test_stop_queued_and_running (void)
   for (guint i = 0; i < G_N_ELEMENTS (queued); i++)
     {
       wait_done (queued[i]);
-      assert_state (queued[i], AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (queued[i], AG_PENDING_STATE_CANCELLED);
       g_object_unref (queued[i]);
     }
   wait_done (later);
-  assert_state (later, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (later, AG_PENDING_STATE_CANCELLED);
   wait_done (keyed);
-  assert_state (keyed, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (keyed, AG_PENDING_STATE_CANCELLED);
   ag_test_latch_wait (&probe.destroyed, 6);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
 
@@ -2932,7 +2885,7 @@ test_stop_queued_and_running (void)
   wait_stopped (guest);
   ag_test_iterate_until_done (context, guest_queued);
   ag_test_drain (context);
-  assert_state (guest_queued, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (guest_queued, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&guest_probe.ran), ==, 0);
   ag_test_latch_wait (&guest_probe.destroyed, 1);
 
@@ -3041,8 +2994,8 @@ test_stop_children_first (void)
   wait_stopped (kid);
   wait_done (in_parent);
   wait_done (in_kid);
-  assert_state (in_parent, AG_PENDING_STATE_CANCELLED);
-  assert_state (in_kid, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (in_parent, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (in_kid, AG_PENDING_STATE_CANCELLED);
 
   g_object_unref (kid);
   gate_clear (&gate);
@@ -3077,7 +3030,7 @@ test_stop_protected (void)
   pending = ag_caller_call_soon (caller, set_int_job, GINT_TO_POINTER (4),
                                  NULL);
   wait_done (pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_false (ag_pending_is_done (ag_caller_get_stopped (caller)));
 
   /* The same when set by property */
@@ -3104,8 +3057,8 @@ assert_closed (AgPending  *pending,
 {
   g_assert_true (AG_IS_PENDING (pending));
   g_assert_true (ag_pending_is_done (pending));
-  assert_state (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, AG_ERROR, AG_ERROR_CLOSED, name);
+  ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_pending_error (pending, AG_ERROR, AG_ERROR_CLOSED, name);
 }
 
 static void
@@ -3255,7 +3208,7 @@ test_stop_repeated (void)
   pending = ag_caller_call_soon (caller, self_stop_job, &self_stop, NULL);
   wait_stopped (caller);
   wait_done (pending);
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
   g_assert_true (self_stop.not_running);
   g_assert_true (self_stop.cancelled);
   g_clear_object (&caller);
@@ -3394,7 +3347,7 @@ test_deadlock (void)
   start = g_get_monotonic_time ();
   pending = ag_caller_call_soon (caller, deadlock_job, &in_job, NULL);
   wait_done (pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_error (in_job.own_error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_assert_cmpint (g_get_monotonic_time () - start, <,
                    (gint64) (TIMEOUT_S * G_USEC_PER_SEC));
@@ -3406,7 +3359,7 @@ test_deadlock (void)
 
   /* The refused job still runs, once the thread is free */
   wait_done (in_job.own);
-  assert_state (in_job.own, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (in_job.own, AG_PENDING_STATE_SUCCEEDED);
 
   /* Anywhere in the caller's thread: a direct call */
   ag_caller_call_direct (caller, deadlock_direct, &in_direct, NULL);
@@ -3425,7 +3378,7 @@ test_deadlock (void)
   g_clear_error (&error);
   g_assert_false (ag_pending_is_done (here));
   ag_test_iterate_until_done (context, here);
-  assert_state (here, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (here, AG_PENDING_STATE_SUCCEEDED);
 
   /* ...but it may wait for a worker, and for another caller's thread */
   pooled = ag_caller_to_thread (current, set_int_job, GINT_TO_POINTER (6),
@@ -3886,7 +3839,7 @@ busy_destroy (gpointer data)
 
   if (g_thread_self () != busy->consumer)
     g_atomic_int_inc (&busy->destroyed_elsewhere);
-  latch_add (&busy->destroyed, 1);
+  ag_test_latch_add (&busy->destroyed, 1);
 }
 
 static void
@@ -4090,8 +4043,8 @@ check_cancel_unfinished (AgCaller *caller,
     }
 
   /* What is done stays as it is; the others are cancelled only if asked */
-  assert_state (items[0], AG_PENDING_STATE_SUCCEEDED);
-  assert_state (items[1], AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (items[0], AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (items[1], AG_PENDING_STATE_SUCCEEDED);
   for (guint i = 2; i < G_N_ELEMENTS (items); i++)
     g_assert_cmpint (ag_pending_is_cancelled (items[i]), ==,
                      cancel_unfinished);
@@ -4137,7 +4090,7 @@ test_as_completed_cancel_unfinished (void)
   for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
     {
       wait_done (jobs[i]);
-      assert_state (jobs[i], AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (jobs[i], AG_PENDING_STATE_CANCELLED);
       g_object_unref (jobs[i]);
     }
   g_assert_cmpint (g_atomic_int_get (&gate.saw_cancelled), ==, 1);
@@ -4333,7 +4286,7 @@ test_wait_first_exception (void)
               AG_RETURN_WHEN_FIRST_EXCEPTION);
   ag_pending_cancel (items[1], "cancelled");
   ag_pending_set_value (items[1], NULL);
-  assert_state (items[1], AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (items[1], AG_PENDING_STATE_CANCELLED);
   wait_finish (&wait);
   assert_items (wait.done, items, 3, 0x2);
   assert_items (wait.not_done, items, 3, 0x5);

@@ -42,39 +42,6 @@
 # define STACK_PER_LINK_MAX 2048
 #endif
 
-static void
-assert_state (AgPending      *pending,
-              AgPendingState  state)
-{
-  g_assert_cmpint (ag_pending_get_state (pending), ==, state);
-}
-
-/* @pending ended with @domain/@code, and a message that contains
- * @fragment (unless NULL). */
-static void
-assert_pending_error (AgPending  *pending,
-                      GQuark      domain,
-                      gint        code,
-                      const char *fragment)
-{
-  g_autoptr(GError) error = ag_pending_dup_error (pending);
-
-  g_assert_error (error, domain, code);
-  if (fragment != NULL && strstr (error->message, fragment) == NULL)
-    g_error ("the message “%s” does not contain “%s”", error->message,
-             fragment);
-}
-
-static void
-latch_add (AgTestLatch *latch,
-           gint         n)
-{
-  ag_mutex_lock (&latch->mutex);
-  latch->value += n;
-  ag_cond_broadcast (&latch->cond);
-  ag_mutex_unlock (&latch->mutex);
-}
-
 /* Waits, bounded, for @pending that another thread completes, whatever
  * its outcome. */
 static void
@@ -178,7 +145,7 @@ bounded_thread_func (gpointer data)
   Bounded *bounded = data;
 
   bounded->func (bounded->data);
-  latch_add (bounded->done, 1);
+  ag_test_latch_add (bounded->done, 1);
   return NULL;
 }
 
@@ -239,7 +206,7 @@ forever_job (AgPending *pending,
   Forever *forever = data;
 
   g_atomic_int_inc (&forever->n_started);
-  latch_add (&forever->started, 1);
+  ag_test_latch_add (&forever->started, 1);
   return g_object_ref (pending);
 }
 
@@ -256,8 +223,8 @@ assert_ended_by_stop (AgPending *pending)
 {
   GCancellable *cancellable = ag_pending_get_cancellable (pending);
 
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED, "stopped");
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED, "stopped");
   g_assert_true (g_cancellable_is_cancelled (cancellable));
 }
 
@@ -276,7 +243,7 @@ barrier_job (AgCaller     *caller,
     ag_test_iterate_until_done (context, marker);
   else
     wait_done (marker);
-  assert_state (marker, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (marker, AG_PENDING_STATE_SUCCEEDED);
 }
 
 static void
@@ -351,7 +318,7 @@ test_job_never_completes (void)
       g_object_unref (many[i]);
     }
   /* what the stuck job held up never ran */
-  assert_state (keyed_next, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (keyed_next, AG_PENDING_STATE_CANCELLED);
 
   ag_caller_stop (guest, TRUE);
   assert_ended_by_stop (on_guest);
@@ -540,10 +507,10 @@ test_canceller_others (void)
   canceller_init (&cc, c);
 
   g_assert_true (ag_pending_cancel (a, "a"));
-  assert_state (a, AG_PENDING_STATE_CANCELLED);
-  assert_state (b, AG_PENDING_STATE_SUCCEEDED);
-  assert_state (c, AG_PENDING_STATE_CANCELLED);
-  assert_pending_error (c, G_IO_ERROR, G_IO_ERROR_CANCELLED, "a");
+  ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (b, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (c, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (c, G_IO_ERROR, G_IO_ERROR_CANCELLED, "a");
   g_assert_cmpint (ca.calls, ==, 1);
   g_assert_cmpint (cc.calls, ==, 1);
   g_object_unref (a);
@@ -584,7 +551,7 @@ test_canceller_others (void)
         {
           g_assert_true (ag_pending_is_done (heads[i]));
           g_assert_true (ag_pending_is_done (shared[i]));
-          assert_state (heads[i], AG_PENDING_STATE_CANCELLED);
+          ag_test_assert_state (heads[i], AG_PENDING_STATE_CANCELLED);
           g_object_unref (heads[i]);
           g_object_unref (shared[i]);
         }
@@ -622,8 +589,8 @@ check_cycle (gboolean guarded,
   /* From this thread: the cancel returns, both end cancelled, each
    * canceller ran a bounded number of times */
   g_assert_true (ag_pending_cancel (a, "round the cycle"));
-  assert_state (a, AG_PENDING_STATE_CANCELLED);
-  assert_state (b, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (b, AG_PENDING_STATE_CANCELLED);
   message = ag_pending_dup_cancel_message (b);
   g_assert_nonnull (strstr (message, "round the cycle"));
   g_assert_cmpint (ca.calls, >=, 1);
@@ -651,8 +618,8 @@ check_cycle (gboolean guarded,
 
       run_bounded (cancel_thread_func, data, 2);
 
-      assert_state (a, AG_PENDING_STATE_CANCELLED);
-      assert_state (b, AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (b, AG_PENDING_STATE_CANCELLED);
       g_object_unref (a);
       g_object_unref (b);
     }
@@ -693,7 +660,7 @@ follower_job (AgPending *pending,
   Follower *follower = data;
 
   ag_test_latch_wait (follower->go, 1);
-  latch_add (follower->started, 1);
+  ag_test_latch_add (follower->started, 1);
   return g_object_ref (follower->follow);
 }
 
@@ -731,8 +698,8 @@ follow_cycle (void)
   g_assert_false (ag_pending_is_done (b));
 
   stop_and_wait (caller);
-  assert_state (a, AG_PENDING_STATE_CANCELLED);
-  assert_state (b, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (b, AG_PENDING_STATE_CANCELLED);
 
   ag_test_latch_clear (&go);
   ag_test_latch_clear (&started);
@@ -863,7 +830,7 @@ chain_check_and_free (Chain          *chain,
 
   for (guint i = 0; i < CHAIN_LENGTH; i++)
     {
-      assert_state (chain->pendings[i], state);
+      ag_test_assert_state (chain->pendings[i], state);
       g_object_unref (chain->pendings[i]);
     }
   g_free (chain);
@@ -902,7 +869,7 @@ test_done_callback_chain (void)
                                                     chain->pendings[0], NULL);
 
     wait_done (job);
-    assert_state (job, AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (job, AG_PENDING_STATE_SUCCEEDED);
   }
   chain_check_and_free (chain, AG_PENDING_STATE_SUCCEEDED);
 
@@ -1003,7 +970,7 @@ test_done_callback_chain_jobs (void)
   g_assert_cmpuint (span, <, (gsize) CHAIN_LENGTH * STACK_PER_LINK_MAX);
   for (guint i = 0; i < CHAIN_LENGTH; i++)
     {
-      assert_state (chain.jobs[i], AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (chain.jobs[i], AG_PENDING_STATE_CANCELLED);
       g_object_unref (chain.jobs[i]);
     }
   g_free (chain.jobs);
@@ -1262,7 +1229,7 @@ check_drops_caller (gboolean stop_self)
   if (stop_self)
     {
       /* The job stopped it: its pending ended cancelled */
-      assert_state (pending, AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
       wait_stopped_pending (stopped);
     }
   else
@@ -1271,7 +1238,7 @@ check_drops_caller (gboolean stop_self)
       g_autoptr(AgPending) more = NULL;
       gint ran = 0;
 
-      assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
 
       /* Still running and registered: it can be found, used, stopped */
       found = ag_caller_lookup (id);
@@ -1312,7 +1279,7 @@ check_drops_guest (void)
   pending = ag_caller_call_soon (dropper.caller, drop_caller_job, &dropper,
                                  NULL);
   ag_test_iterate_until_done (context, pending);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_null (dropper.caller);
 
   found = ag_caller_lookup (id);
@@ -1472,7 +1439,7 @@ check_quit_with_queued (guint max_batch)
   for (gint i = 0; i < total; i++)
     {
       g_assert_cmpint (g_array_index (host.ran, gint, i), ==, i);
-      assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
       g_object_unref (pendings[i]);
     }
 
@@ -1517,8 +1484,8 @@ assert_native_failure (AgPending *pending)
 {
   g_autoptr(GError) error = NULL;
 
-  assert_state (pending, AG_PENDING_STATE_FAILED);
-  assert_pending_error (pending, AG_ERROR, AG_ERROR_FAILED, NATIVE_MESSAGE);
+  ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_pending_error (pending, AG_ERROR, AG_ERROR_FAILED, NATIVE_MESSAGE);
   g_assert_false (ag_pending_wait_sync (pending, 0, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_FAILED);
   g_assert_cmpstr (error->message, ==, NATIVE_MESSAGE);
@@ -1627,16 +1594,16 @@ check_binding_exception_in_group (AgCaller           *caller,
   failed = ag_pending_group_get_failed (group);
   g_assert_cmpuint (failed->len, ==, 1);
   g_assert_true (g_ptr_array_index (failed, 0) == raising);
-  assert_state (sleeper, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (sleeper, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (slept, ==, 0);
-  assert_state (ag_pending_group_get_pending (group),
+  ag_test_assert_state (ag_pending_group_get_pending (group),
                 AG_PENDING_STATE_FAILED);
-  assert_pending_error (ag_pending_group_get_pending (group), AG_ERROR,
+  ag_test_assert_pending_error (ag_pending_group_get_pending (group), AG_ERROR,
                         AG_ERROR_FAILED, NATIVE_MESSAGE);
 
   /* The caller went on with the job after it */
   wait_done (outsider.pending);
-  assert_state (outsider.pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (outsider.pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 1);
   g_assert_true (ag_caller_is_running (caller));
   g_clear_object (&outsider.pending);
@@ -1659,7 +1626,7 @@ test_job_binding_exception (void)
   wait_done (after);
   g_assert_cmpint (raised, ==, 1);
   assert_native_failure (raising);
-  assert_state (after, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (after, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 1);
   g_assert_true (ag_caller_is_running (caller));
 
@@ -1670,7 +1637,7 @@ test_job_binding_exception (void)
   g_clear_object (&after);
   after = ag_caller_to_thread (caller, count_job, &ran, NULL);
   wait_done (after);
-  assert_state (after, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (after, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 2);
 
   /* In a group, in every mode */

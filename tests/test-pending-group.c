@@ -111,13 +111,6 @@ test_manager_init (TestManager *self)
 /* {{{ Helpers */
 
 static void
-assert_state (AgPending      *pending,
-              AgPendingState  state)
-{
-  g_assert_cmpint (ag_pending_get_state (pending), ==, state);
-}
-
-static void
 assert_tracker_state (gpointer              tracker,
                       AgPendingTrackerState state)
 {
@@ -155,16 +148,6 @@ io_error (gint        code,
           const char *message)
 {
   return g_error_new_literal (G_IO_ERROR, code, message);
-}
-
-static void
-latch_add (AgTestLatch *latch,
-           gint         n)
-{
-  ag_mutex_lock (&latch->mutex);
-  latch->value += n;
-  ag_cond_broadcast (&latch->cond);
-  ag_mutex_unlock (&latch->mutex);
 }
 
 /* Like ag_test_iterate_until(), but the timeout itself is a failure. */
@@ -272,7 +255,7 @@ gate_clear (Gate *gate)
 static void
 gate_pass (Gate *gate)
 {
-  latch_add (&gate->entered, 1);
+  ag_test_latch_add (&gate->entered, 1);
   ag_test_latch_wait (&gate->open, 1);
 }
 
@@ -319,7 +302,7 @@ until_cancelled_job (AgPending *pending,
   handler = g_cancellable_connect (cancellable,
                                    G_CALLBACK (cancelled_latch_cb),
                                    &cancelled, NULL);
-  latch_add (data, 1);
+  ag_test_latch_add (data, 1);
   ag_test_latch_wait (&cancelled, 1);
   g_cancellable_disconnect (cancellable, handler);
   ag_test_latch_clear (&cancelled);
@@ -796,7 +779,7 @@ test_tracker_subclass (void)
   g_assert_true (tracks (test_manager, job));
   g_assert_true (tracks (test_tracker, job));
   ag_pending_set_int (job, 1);
-  assert_state (job, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (job, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (probe.seen[0] == AG_PENDING_TRACKER (manager));
   g_assert_true (probe.seen[1] == AG_PENDING_TRACKER (test_manager));
   g_assert_true (probe.seen[2] == AG_PENDING_TRACKER (test_tracker));
@@ -944,7 +927,7 @@ test_manager_lifecycle (void)
   stopped = ag_pending_manager_deactivate (manager, TRUE);
   g_assert_true (AG_IS_PENDING (stopped));
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_clear_object (&stopped);
 
   /* activate; twice is an error */
@@ -1005,12 +988,12 @@ test_manager_lifecycle (void)
   g_assert_false (ag_pending_is_done (stopped));
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_EXITING);
   ag_pending_set_int (b, 1);
-  assert_state (a, AG_PENDING_STATE_CANCELLED);
-  assert_state (b, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (b, AG_PENDING_STATE_CANCELLED);
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   wait_done (stopped2);
-  assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
   g_assert_null (current_manager ());
   g_clear_object (&stopped2);
@@ -1018,7 +1001,7 @@ test_manager_lifecycle (void)
   /* Stopped: deactivate again, still harmless */
   stopped2 = ag_pending_manager_deactivate (manager, FALSE);
   wait_done (stopped2);
-  assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
 
   ag_pending_manager_stop_tracking (manager, token);
@@ -1069,7 +1052,7 @@ test_manager_deactivate_keep (void)
   /* Without cancelling: forgets them, and is stopped at once */
   stopped = ag_pending_manager_deactivate (manager, FALSE);
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
   g_assert_false (tracks (manager, a));
   g_assert_false (ag_pending_is_cancelled (a));
@@ -1099,8 +1082,8 @@ test_manager_deactivate_thread (void)
 
   stopped = ag_pending_manager_deactivate (manager, TRUE);
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
-  assert_state (job, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (job, AG_PENDING_STATE_CANCELLED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
 
   stop_caller (caller);
@@ -1217,10 +1200,10 @@ test_manager_propagation (void)
   /* Stopped once the done jobs have left it */
   stopped = ag_pending_manager_deactivate (manager, TRUE);
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpuint (n_tracked (manager), ==, 0);
-  assert_state (soon, AG_PENDING_STATE_SUCCEEDED);
-  assert_state (thread, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (soon, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (thread, AG_PENDING_STATE_SUCCEEDED);
   stop_caller (caller);
 }
 
@@ -1283,7 +1266,7 @@ test_group_basics (void)
   exit_clear (&exit);
 
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
-  assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpuint (n_tracked (group), ==, 0);
   g_assert_false (ag_pending_group_is_cancelled (group));
   {
@@ -1305,7 +1288,7 @@ test_group_empty (void)
   g_assert_true (group_exit (group, NULL, &error));
   g_assert_no_error (error);
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
-  assert_state (ag_pending_group_get_pending (group),
+  ag_test_assert_state (ag_pending_group_get_pending (group),
                 AG_PENDING_STATE_SUCCEEDED);
 }
 
@@ -1480,7 +1463,7 @@ test_group_misuse (void)
   g_clear_error (&error);
 
   /* An error keeps the outcome: the group's pending still succeeded */
-  assert_state (ag_pending_group_get_pending (group),
+  ag_test_assert_state (ag_pending_group_get_pending (group),
                 AG_PENDING_STATE_SUCCEEDED);
 
   ag_pending_set_int (late, 1);
@@ -1599,7 +1582,7 @@ test_group_no_tracking (void)
   ag_pending_set_int (from_job, 1);
   stopped = ag_pending_manager_deactivate (manager, TRUE);
   wait_done (stopped);
-  assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpuint (n_tracked (manager), ==, 0);
   stop_caller (caller);
 }
@@ -1693,13 +1676,13 @@ test_group_mode (gconstpointer data)
       g_assert_true (ag_pending_take_error (victim,
                                             io_error (G_IO_ERROR_NOT_FOUND,
                                                       "the victim failed")));
-      assert_state (victim, AG_PENDING_STATE_FAILED);
+      ag_test_assert_state (victim, AG_PENDING_STATE_FAILED);
     }
   else
     {
       g_assert_true (ag_pending_cancel (victim, "the victim was cancelled"));
       g_assert_true (ag_pending_set_int (victim, 0));
-      assert_state (victim, AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (victim, AG_PENDING_STATE_CANCELLED);
     }
   g_assert_false (tracks (group, victim));
 
@@ -1738,9 +1721,9 @@ test_group_mode (gconstpointer data)
   ag_pending_set_int (other1, 2);
 
   exit_wait (&exit);
-  assert_state (other0, rest_state);
-  assert_state (other1, rest_state);
-  assert_state (late, rest_state);
+  ag_test_assert_state (other0, rest_state);
+  ag_test_assert_state (other1, rest_state);
+  ag_test_assert_state (late, rest_state);
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
 
   failed = ag_pending_group_get_failed (group);
@@ -1752,21 +1735,21 @@ test_group_mode (gconstpointer data)
       g_assert_cmpstr (exit.error->message, ==, "the victim failed");
       g_assert_cmpuint (failed->len, ==, 1);
       g_assert_true (g_ptr_array_index (failed, 0) == victim);
-      assert_state (pending, AG_PENDING_STATE_FAILED);
+      ag_test_assert_state (pending, AG_PENDING_STATE_FAILED);
     }
   else if (raises)
     {
       g_assert_false (exit.ok);
       g_assert_error (exit.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_assert_cmpuint (failed->len, ==, 0);
-      assert_state (pending, AG_PENDING_STATE_CANCELLED);
+      ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
     }
   else
     {
       g_assert_true (exit.ok);
       g_assert_no_error (exit.error);
       g_assert_cmpuint (failed->len, ==, 0);
-      assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
     }
   exit_clear (&exit);
 }
@@ -1864,8 +1847,8 @@ test_group_failed_list (void)
   g_assert_true (ag_pending_take_error (second,
                                         io_error (G_IO_ERROR_BUSY,
                                                   "second failure")));
-  assert_state (first, AG_PENDING_STATE_FAILED);
-  assert_state (second, AG_PENDING_STATE_FAILED);
+  ag_test_assert_state (first, AG_PENDING_STATE_FAILED);
+  ag_test_assert_state (second, AG_PENDING_STATE_FAILED);
   g_assert_true (ag_pending_is_cancelled (cancelled));
   ag_pending_set_int (cancelled, 0);
 
@@ -1908,13 +1891,13 @@ test_group_cancel_messages (void)
 
   ag_pending_set_int (member, 1);
   ag_pending_set_int (late, 1);
-  assert_state (member, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (member, AG_PENDING_STATE_CANCELLED);
 
   g_assert_false (group_exit (group, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_nonnull (strstr (error->message, "first reason"));
   g_assert_nonnull (strstr (error->message, "second reason"));
-  assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
 }
 
 /* A cancelled group cancels jobs at once: a queued one never runs. */
@@ -1939,13 +1922,13 @@ test_group_cancel_new_work (void)
 
   g_assert_false (group_exit (group, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  assert_state (soon, AG_PENDING_STATE_CANCELLED);
-  assert_state (thread, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (soon, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (thread, AG_PENDING_STATE_CANCELLED);
 
   /* Jobs run in order: had it been queued, it would have run by now */
   flush = ag_caller_call_soon (caller, set_int_job, NULL, NULL);
   wait_done (flush);
-  assert_state (flush, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (flush, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&ran), ==, 0);
 
   stop_caller (caller);
@@ -2027,7 +2010,7 @@ test_group_cancel_threads (void)
   g_assert_nonnull (strstr (exit.error->message, "cancelled by thread 0"));
   g_assert_nonnull (strstr (exit.error->message, "cancelled by thread 1"));
   for (guint i = 0; i < members->len; i++)
-    assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_CANCELLED);
+    ag_test_assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_CANCELLED);
   exit_clear (&exit);
 
   stop_caller (caller);
@@ -2063,7 +2046,7 @@ test_group_shield (void)
     exit_wait (&exit);
     g_assert_true (exit.ok);
     g_assert_no_error (exit.error);
-    assert_state (member, AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (member, AG_PENDING_STATE_SUCCEEDED);
     exit_clear (&exit);
   }
 
@@ -2125,7 +2108,7 @@ test_group_shield (void)
     exit_wait (&exit);
     g_assert_false (exit.ok);
     g_assert_error (exit.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    assert_state (member, AG_PENDING_STATE_CANCELLED);
+    ag_test_assert_state (member, AG_PENDING_STATE_CANCELLED);
     exit_clear (&exit);
   }
 
@@ -2271,7 +2254,7 @@ sync_exit_run (gboolean shield,
     }
 
   wait_done (job);
-  assert_state (job, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (job, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (se.all_done);
   if (fail)
     {
@@ -2290,7 +2273,7 @@ sync_exit_run (gboolean shield,
       g_assert_error (se.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     }
   for (guint i = 0; i < 3; i++)
-    assert_state (g_ptr_array_index (se.members, i),
+    ag_test_assert_state (g_ptr_array_index (se.members, i),
                   AG_PENDING_STATE_CANCELLED);
   assert_tracker_state (se.group, AG_PENDING_TRACKER_STATE_STOPPED);
 
@@ -2363,7 +2346,7 @@ test_group_nested_fail (void)
   g_assert_false (inner_exit.ok);
   g_assert_error (inner_exit.error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   exit_clear (&inner_exit);
-  assert_state (inner_pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_state (inner_pending, AG_PENDING_STATE_FAILED);
 
   g_assert_true (ag_pending_group_is_cancelled (outer));
   g_assert_true (ag_pending_is_cancelled (in_outer));
@@ -2404,7 +2387,7 @@ test_group_nested_success (void)
   exit_wait (&outer_exit);
   g_assert_true (inner_exit.ok);
   g_assert_true (outer_exit.ok);
-  assert_state (ag_pending_group_get_pending (inner),
+  ag_test_assert_state (ag_pending_group_get_pending (inner),
                 AG_PENDING_STATE_SUCCEEDED);
   exit_clear (&inner_exit);
   exit_clear (&outer_exit);
@@ -2494,11 +2477,11 @@ test_group_nested_worker (void)
 
   /* The inner group's failure cancelled the outer's other members: the job
    * that ran the inner group among them */
-  assert_state (job, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_state (job, AG_PENDING_STATE_CANCELLED);
   g_assert_true (nw.tracked);
   g_assert_false (nw.ok);
   g_assert_error (nw.error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-  assert_state (nw.inner_pending, AG_PENDING_STATE_FAILED);
+  ag_test_assert_state (nw.inner_pending, AG_PENDING_STATE_FAILED);
   failed = ag_pending_group_get_failed (outer);
   g_assert_true (g_ptr_array_find (failed, nw.inner_pending, NULL));
 
@@ -2641,7 +2624,7 @@ test_group_propagation_schedulers (void)
   for (guint i = 0; i < N_VIA; i++)
     {
       g_test_message ("via %s", via_names[i]);
-      assert_state (jobs[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (jobs[i], AG_PENDING_STATE_SUCCEEDED);
       g_assert_true (probes[i].seen == AG_PENDING_TRACKER (group));
       g_assert_true (probes[i].own_tracked);
       g_assert_true (probes[i].inner_tracked);
@@ -2716,7 +2699,7 @@ deep_job (AgPending *pending,
       ag_mutex_lock (&deep->lock);
       deep->levels[level + 1] = spawned;
       ag_mutex_unlock (&deep->lock);
-      latch_add (&deep->recorded, 1);
+      ag_test_latch_add (&deep->recorded, 1);
     }
   else
     gate_pass (&deep->gate);
@@ -2778,7 +2761,7 @@ deep_run (guint depth)
 
   for (guint i = 0; i < depth; i++)
     {
-      assert_state (deep.levels[i], AG_PENDING_STATE_SUCCEEDED);
+      ag_test_assert_state (deep.levels[i], AG_PENDING_STATE_SUCCEEDED);
       g_assert_true (AG_IS_CALLER (deep.workers[i]));
     }
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
@@ -3017,7 +3000,7 @@ test_group_stress_threads (void)
   g_assert_cmpuint (n_tracked (group), ==, 0);
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
   for (guint i = 0; i < n; i++)
-    assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_SUCCEEDED);
   exit_clear (&exit);
 }
 
@@ -3053,7 +3036,7 @@ test_group_stress_jobs (void)
   g_assert_true (exit.ok);
   g_assert_cmpuint (n_tracked (group), ==, 0);
   for (guint i = 0; i < n; i++)
-    assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_SUCCEEDED);
+    ag_test_assert_state (g_ptr_array_index (members, i), AG_PENDING_STATE_SUCCEEDED);
   exit_clear (&exit);
 
   for (guint i = 0; i < G_N_ELEMENTS (callers); i++)

@@ -8,6 +8,8 @@
 
 #pragma once
 
+#include <string.h>
+
 #include <glib.h>
 #include <glib-object.h>
 
@@ -252,6 +254,58 @@ ag_test_drain (GMainContext *context)
   for (i = 0; i < 1000; i++)
     if (!g_main_context_iteration (context, FALSE))
       break;
+}
+
+/* {{{ Assertions and latches shared by the suites */
+
+static inline void
+ag_test_assert_state (AgPending      *pending,
+                      AgPendingState  state)
+{
+  g_assert_cmpint (ag_pending_get_state (pending), ==, state);
+}
+
+/* @pending ended with @domain/@code, and a message that contains
+ * @fragment (unless NULL). */
+static inline void
+ag_test_assert_pending_error (AgPending  *pending,
+                              GQuark      domain,
+                              gint        code,
+                              const char *fragment)
+{
+  g_autoptr(GError) error = ag_pending_dup_error (pending);
+
+  g_assert_error (error, domain, code);
+  if (fragment != NULL && strstr (error->message, fragment) == NULL)
+    g_error ("the message “%s” does not contain “%s”", error->message,
+             fragment);
+}
+
+/* Adds @n to a latch (a counter that another thread can wait for). */
+static inline void
+ag_test_latch_add (AgTestLatch *latch,
+                   gint         n)
+{
+  ag_mutex_lock (&latch->mutex);
+  latch->value += n;
+  ag_cond_broadcast (&latch->cond);
+  ag_mutex_unlock (&latch->mutex);
+}
+
+/* }}} */
+
+/* The threads of this process, from /proc/self/task. */
+static inline guint
+ag_test_count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  if (dir == NULL)
+    return 0;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
 }
 
 /* {{{ Contexts shared by the suites */

@@ -597,7 +597,7 @@ test_thread_cycles (void)
           work_add_caller (&a->work, a->caller);
           give_cycle_work (a, rand);
           made++;
-          max_threads = MAX (max_threads, stress_count_threads ());
+          max_threads = MAX (max_threads, ag_test_count_threads ());
         }
       else
         {
@@ -788,7 +788,7 @@ run_tree (guint          index,
     ag_caller_stop (root, TRUE);
 
   tree_figures->max_threads = MAX (tree_figures->max_threads,
-                                   stress_count_threads ());
+                                   ag_test_count_threads ());
 
   wait_callers_stopped (&work);
   check_jobs (&work, figures);

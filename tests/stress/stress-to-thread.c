@@ -369,7 +369,7 @@ test_to_thread_restart (void)
         }
       g_ptr_array_add (old_parents, old);
       restarts++;
-      max_threads = MAX (max_threads, stress_count_threads ());
+      max_threads = MAX (max_threads, ag_test_count_threads ());
     }
 
   for (guint s = 0; s < N_SUBMITTERS; s++)

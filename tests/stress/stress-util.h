@@ -275,20 +275,6 @@ stress_wait_done (AgPending  *pending,
 
 /* {{{ Threads, callers, sources */
 
-/* The threads of this process, from /proc/self/task. */
-static inline guint
-stress_count_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  if (dir == NULL)
-    return 0;
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 /* Waits (bounded) until the process has at most @baseline threads: a
  * stopped caller's thread leaves the task list a moment after it said it
  * stopped. Returns the last count. */
@@ -298,7 +284,7 @@ stress_wait_threads (guint baseline)
   gint64 deadline = stress_deadline (1);
   guint n;
 
-  while ((n = stress_count_threads ()) > baseline &&
+  while ((n = ag_test_count_threads ()) > baseline &&
          g_get_monotonic_time () < deadline)
     g_thread_yield ();
 
@@ -446,7 +432,7 @@ stress_baseline_take (StressBaseline *baseline)
   g_type_ensure (G_TYPE_TASK);
   g_type_ensure (G_TYPE_CANCELLABLE);
 
-  baseline->threads = stress_count_threads ();
+  baseline->threads = ag_test_count_threads ();
   baseline->callers = stress_count_callers ();
   baseline->default_sources = stress_count_sources (g_main_context_default ());
 }
