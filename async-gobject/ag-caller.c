@@ -913,16 +913,13 @@ registry_ensure_unlocked (void)
 }
 
 static void
-registry_add (AgCaller *self,
-              gboolean  by_context)
+registry_add (AgCaller *self)
 {
   ag_mutex_lock (&registry_lock);
   registry_ensure_unlocked ();
   self->id = ++last_id;
   g_hash_table_insert (registry, GUINT_TO_POINTER (self->id),
                        g_object_ref (self));
-  if (by_context)
-    g_hash_table_insert (context_callers, self->context, self);
   ag_mutex_unlock (&registry_lock);
 }
 
@@ -1489,7 +1486,7 @@ ag_caller_constructed (GObject *object)
     self->context = g_main_context_ref_thread_default ();
   self->is_main = self->context == g_main_context_default ();
 
-  registry_add (self, FALSE);
+  registry_add (self);
 
   if (self->name == NULL)
     self->name = self->is_main ? g_strdup ("main")

@@ -91,14 +91,15 @@ struct _AgPending
   /* (atomic); a notify::state is queued on @context */
   int              notify_queued;
 
-  /* immutable after construction */
-  AgPendingFlags   flags : 8;
+  /* immutable after construction; not a bitfield beside the ones below,
+   * which are written under the lock while this is read without it */
+  AgPendingFlags   flags;
+
   /* protected by the lock */
   guint            cancelled : 1;
   guint            has_canceller : 1;
-
   /* protected by the lock: calls of the canceller in progress */
-  guint            canceller_calls;
+  guint            canceller_calls : 30;
 
   /* immutable after construction */
   char            *name;
@@ -1344,7 +1345,8 @@ ag_pending_dup_error (AgPending *self)
 
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
 
-  if (!self->cancelled && !ag_pending_is_done (self))
+  /* The state, read atomically, says cancelled or done. */
+  if (ag_pending_get_state (self) == AG_PENDING_STATE_RUNNING)
     return NULL;
 
   ag_pending_read (self, NULL, &error);
