@@ -3,9 +3,22 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  /* sched_getcpu () */
+#endif
+
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
+#ifdef HAVE_SCHED_GETCPU
+#include <sched.h>
+#endif
+#ifdef HAVE_EVENTFD
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#endif
 
 #include <glib/gi18n-lib.h>
 
@@ -85,12 +98,21 @@ typedef enum
   JOB_RETURNED,   /* returned NULL */
 } JobPhase;
 
+/* What a caller's queue holds: jobs, and done callbacks to deliver (which
+ * start like a job: see DoneOn). */
+typedef enum
+{
+  ITEM_JOB,
+  ITEM_DONE_ON,
+} ItemKind;
+
 struct _AgJob
 {
+  AgJob          *next;       /* the queue's link (see caller_push) */
+  gint            kind;       /* immutable; an ItemKind */
   gint            ref_count;  /* (atomic) */
   gint            phase;      /* (atomic) a JobPhase */
 
-  AgJob          *next;         /* protected by the caller's lock */
   AgJob          *active_prev;  /* protected by the caller's lock */
   AgJob          *active_next;  /* protected by the caller's lock */
   GSequenceIter  *timer;        /* protected by the caller's lock */
@@ -153,6 +175,20 @@ struct _AgCaller
    * make the host's loop wait for a lock they hold. */
   AgJob         *incoming;
   gint           finished;  /* (atomic); set once, with the lock held */
+  /* (atomic): the loop may be about to sleep in poll () without having
+   * seen the latest push (set by prepare, cleared by check). A push wakes
+   * the loop only then: a loop that is awake takes the jobs at its next
+   * prepare, and a wake-up it does not need costs a write and a read of
+   * the context's eventfd, and the context's lock. */
+  gint           may_sleep;
+  /* (atomic): the CPU the latest push from another thread came from, or
+   * -1 (callers that own their thread) */
+  gint           last_push_cpu;
+  /* immutable after construction: the eventfd that wakes the loop, polled
+   * by the source, or -1 (then g_main_context_wakeup ()); closed at
+   * finalization, when no thread can push any more */
+  int            wake_fd;
+  gpointer       wake_tag;
 
   /* protected by the lock */
   guint          max_workers;
@@ -173,11 +209,13 @@ struct _AgCaller
   GHashTable    *queues;
   gboolean       finish_requested;
 
-  /* protected by the parent's lock: when this worker went idle, how many
-   * pool jobs it has, whether its idle timer is set */
+  /* protected by the parent's lock: when this worker went idle, whether
+   * its idle timer is set */
   gint64         idle_since;
-  guint          pool_jobs;
   gboolean       reaper_armed;
+  /* (atomic): the pool jobs this worker has; raised with the parent's lock
+   * held, lowered without it while more than one is left */
+  gint           pool_jobs;
   /* immutable after construction: a worker's idle timer on its context */
   GSource       *reaper;
 };
@@ -209,6 +247,7 @@ static GParamSpec *properties[N_PROPS];
 #define DEFAULT_IDLE_WORKER_TIMEOUT  (60 * G_USEC_PER_SEC)
 #define DEFAULT_MAX_BATCH_SIZE       64
 #define DEFAULT_MAX_BATCH_TIME       (2 * 1000)
+#define DEFAULT_SPIN_TIME            50
 
 #define ag_caller_lock(self)   ag_mutex_lock (&(self)->lock)
 #define ag_caller_unlock(self) ag_mutex_unlock (&(self)->lock)
@@ -273,9 +312,18 @@ job_release_data (AgJob *job)
     destroy (g_steal_pointer (&job->data));
 }
 
+static void done_on_unref (gpointer data);
+
+/* Also drops a DoneOn item that will not be delivered. */
 static void
 job_unref (AgJob *job)
 {
+  if (G_UNLIKELY (job->kind == ITEM_DONE_ON))
+    {
+      done_on_unref (job);
+      return;
+    }
+
   if (!g_atomic_int_dec_and_test (&job->ref_count))
     return;
 
@@ -319,6 +367,7 @@ active_unlink_unlocked (AgCaller *self,
 }
 
 static void keyq_item_finished (AgJob *job);
+static void done_on_deliver (gpointer data);
 static void follow_done_cb (AgPending *followed,
                             gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
@@ -465,6 +514,15 @@ run_job (AgCaller *self,
   AgPending *previous;
   AgPending *result;
 
+  if (job->kind == ITEM_DONE_ON)
+    {
+      /* Like a direct call, dropped once the caller stops. */
+      if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+        done_on_deliver (job);
+      done_on_unref (job);
+      return;
+    }
+
   if (job->func == NULL)
     {
       /* A direct call; dropped once the caller stops. */
@@ -584,6 +642,105 @@ caller_ready_unlocked (AgCaller *self,
   return FALSE;
 }
 
+/* Spinning {{{ */
+
+/* The caller whose loop runs in this thread, for callers that own their
+ * thread. */
+static __thread AgCaller *thread_owner;
+
+/* How long a caller that owns its thread looks for new work before its loop
+ * sleeps, in µs (AG_SPIN_US overrides it; 0 turns it off). */
+static gint64 spin_time = -1;
+
+static inline int
+current_cpu (void)
+{
+#ifdef HAVE_SCHED_GETCPU
+  return sched_getcpu ();
+#else
+  return -1;
+#endif
+}
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield" ::: "memory");
+#endif
+}
+
+static void
+spin_time_init (void)
+{
+  static gsize once;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("AG_SPIN_US");
+      gint64 value = DEFAULT_SPIN_TIME;
+
+      if (env != NULL && *env != '\0')
+        value = CLAMP (g_ascii_strtoll (env, NULL, 10), 0, 10000);
+      spin_time = value;
+      g_once_init_leave (&once, 1);
+    }
+}
+
+/* The poll function of the contexts of callers that own their thread.
+ *
+ * A wake-up through the context's eventfd costs a write, a poll () that
+ * returns, a read and two context switches; when the work comes from a
+ * thread on another CPU, it usually comes back within tens of µs (the
+ * result of the last job goes back, and the next job comes in). So before
+ * sleeping, the loop looks at its queue for a short while, with pushes
+ * told not to wake it. Never when the work comes from this CPU: spinning
+ * would only keep that thread from running. Other sources of the context
+ * wait at most that long for their fds. */
+static gint
+caller_poll (GPollFD *fds,
+             guint    nfds,
+             gint     timeout)
+{
+  AgCaller *self = thread_owner;
+
+  if (timeout != 0 && self != NULL && spin_time > 0 &&
+      g_atomic_pointer_get (&self->incoming) == NULL)
+    {
+      int cpu = current_cpu ();
+      int pusher = g_atomic_int_get (&self->last_push_cpu);
+
+      if (cpu >= 0 && pusher >= 0 && pusher != cpu)
+        {
+          gint64 limit = spin_time;
+          gint64 end;
+
+          if (timeout > 0)
+            limit = MIN (limit, (gint64) timeout * 1000);
+          end = g_get_monotonic_time () + limit;
+
+          g_atomic_int_set (&self->may_sleep, FALSE);
+          for (guint i = 1; g_atomic_pointer_get (&self->incoming) == NULL; i++)
+            {
+              cpu_relax ();
+              if (i % 64 == 0 && g_get_monotonic_time () >= end)
+                break;
+            }
+          /* Pushes wake the loop again: either a push sees this or the
+           * check below sees the push. */
+          g_atomic_int_set (&self->may_sleep, TRUE);
+          if (g_atomic_pointer_get (&self->incoming) != NULL)
+            timeout = 0;
+        }
+    }
+
+  return g_poll (fds, nfds, timeout);
+}
+
+/* }}} */
+
 static gboolean
 caller_source_prepare (GSource *source,
                        gint    *timeout)
@@ -598,6 +755,10 @@ caller_source_prepare (GSource *source,
       *timeout = 0;
       return TRUE;
     }
+
+  /* From here on a push wakes the loop: either the push sees this (both
+   * are sequentially consistent) or what follows sees the push. */
+  g_atomic_int_set (&self->may_sleep, TRUE);
 
   ag_caller_lock (self);
   ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
@@ -614,6 +775,21 @@ caller_source_check (GSource *source)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
   gboolean ready;
+
+  /* Awake until the next prepare. */
+  g_atomic_int_set (&self->may_sleep, FALSE);
+
+#ifdef HAVE_EVENTFD
+  /* Acknowledged before the queue is looked at: a push after this wakes
+   * the next poll. */
+  if (self->wake_tag != NULL &&
+      (g_source_query_unix_fd (source, self->wake_tag) & G_IO_IN))
+    {
+      eventfd_t count;
+
+      (void) eventfd_read (self->wake_fd, &count);
+    }
+#endif
 
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
@@ -797,6 +973,28 @@ static GSourceFuncs caller_source_funcs = {
   .finalize = caller_source_finalize,
 };
 
+/* Wakes the loop of @self. Through the source's own eventfd when there is
+ * one: g_main_context_wakeup () takes the context's lock, which its loop
+ * holds while it prepares and checks its sources, so a thread handing
+ * work to a busy loop would often sleep on it. */
+static void
+caller_wake (AgCaller *self)
+{
+#ifdef HAVE_EVENTFD
+  if (self->wake_fd >= 0)
+    {
+      int res;
+
+      do
+        res = eventfd_write (self->wake_fd, 1);
+      while (G_UNLIKELY (res < 0 && errno == EINTR));
+      /* EAGAIN: the counter is full, so the loop is woken anyway */
+      return;
+    }
+#endif
+  g_main_context_wakeup (self->context);
+}
+
 /* Drops the jobs pushed after the caller finished stopping. */
 static void
 drop_incoming (AgCaller *self)
@@ -813,6 +1011,43 @@ drop_incoming (AgCaller *self)
     }
 }
 
+/* Pushes @item on the queue, lock-free, and wakes the loop if it may be
+ * asleep. Returns FALSE (and leaves @item alone) if @self has finished
+ * stopping. */
+static gboolean
+caller_push_item (AgCaller *self,
+                  AgJob    *item)
+{
+  AgJob *head;
+
+  if (g_atomic_int_get (&self->finished))
+    return FALSE;
+
+  if (self->owns_thread && g_private_get (&dispatching_caller) != self)
+    g_atomic_int_set (&self->last_push_cpu, current_cpu ());
+
+  do
+    {
+      head = g_atomic_pointer_get (&self->incoming);
+      item->next = head;
+    }
+  while (!g_atomic_pointer_compare_and_exchange (&self->incoming, head, item));
+
+  /* One wake-up per batch: only the item that makes the queue non-empty
+   * wakes the loop, only when the loop may be asleep, and not when the
+   * caller's own thread queues it (the loop checks the queue before it
+   * sleeps). */
+  if (head == NULL && g_atomic_int_get (&self->may_sleep) &&
+      g_private_get (&dispatching_caller) != self)
+    caller_wake (self);
+
+  /* Stopped meanwhile: nothing would take it. */
+  if (G_UNLIKELY (g_atomic_int_get (&self->finished)))
+    drop_incoming (self);
+
+  return TRUE;
+}
+
 /* Queues @job, taking its reference. Returns FALSE (and leaves @job alone)
  * when the caller no longer accepts work. */
 static gboolean
@@ -821,7 +1056,6 @@ caller_push (AgCaller *self,
              gboolean  internal)
 {
   gboolean wake = FALSE;
-  AgJob *head;
 
   if (g_atomic_int_get (&self->finished) ||
       (!internal && g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING))
@@ -874,25 +1108,15 @@ caller_push (AgCaller *self,
 
   if (job->deadline == 0)
     {
-      do
-        {
-          head = g_atomic_pointer_get (&self->incoming);
-          job->next = head;
-        }
-      while (!g_atomic_pointer_compare_and_exchange (&self->incoming, head,
-                                                     job));
-      wake = head == NULL;
+      /* Finished stopping meanwhile: stop() cancelled it if it was
+       * active; it never runs. */
+      return caller_push_item (self, job);
     }
 
-  /* One wake-up per batch: only the job that makes the queue non-empty
-   * wakes the loop, and not when the caller's own thread queues it (the
-   * loop checks the queue before it sleeps). */
+  /* A new first timer wakes the loop, which sleeps with the timeout of the
+   * old one; not when the caller's own thread queues it. */
   if (wake && g_private_get (&dispatching_caller) != self)
-    g_main_context_wakeup (self->context);
-
-  /* Stopped meanwhile: nothing would take it. */
-  if (G_UNLIKELY (g_atomic_int_get (&self->finished)))
-    drop_incoming (self);
+    caller_wake (self);
 
   return TRUE;
 }
@@ -1003,6 +1227,7 @@ caller_thread_main (gpointer data)
   AgCaller *self = data;
 
   g_atomic_int_set (&self->home_thread, thread_serial ());
+  thread_owner = self;
   g_main_context_push_thread_default (self->context);
   g_main_loop_run (self->loop);
 
@@ -1013,6 +1238,7 @@ caller_thread_main (gpointer data)
     g_main_context_iteration (self->context, FALSE);
 
   g_main_context_pop_thread_default (self->context);
+  thread_owner = NULL;
 
   /* Everything is released: say so, then let the thread go. */
   ag_pending_set_boolean (self->stopped, TRUE);
@@ -1033,6 +1259,8 @@ caller_new_thread (const char *name,
   self = caller_new (context, name, TRUE, parent);
   self->is_worker = !!worker;
   self->loop = g_main_loop_new (context, FALSE);
+  spin_time_init ();
+  g_main_context_set_poll_func (context, caller_poll);
 
   if (worker)
     {
@@ -1115,6 +1343,17 @@ worker_return_to_pool (AgCaller *worker)
   g_autoptr(AgCaller) parent = NULL;
   gboolean stop = FALSE;
   gint64 deadline = -1;
+  gint jobs = g_atomic_int_get (&worker->pool_jobs);
+
+  /* Still busy after this one (a worker with a queue, under load): no
+   * lock. Only the last job takes the parent's lock, to go idle. */
+  while (jobs > 1)
+    {
+      if (g_atomic_int_compare_and_exchange (&worker->pool_jobs, jobs,
+                                             jobs - 1))
+        return;
+      jobs = g_atomic_int_get (&worker->pool_jobs);
+    }
 
   ag_caller_lock (worker);
   g_set_object (&parent, worker->parent);
@@ -1124,9 +1363,15 @@ worker_return_to_pool (AgCaller *worker)
     return;
 
   ag_caller_lock (parent);
-  if (worker->pool_jobs > 0)
-    worker->pool_jobs--;
-  if (worker->pool_jobs > 0 ||
+  /* others may still lower it without the lock */
+  do
+    jobs = g_atomic_int_get (&worker->pool_jobs);
+  while (jobs > 0 &&
+         !g_atomic_int_compare_and_exchange (&worker->pool_jobs, jobs,
+                                             jobs - 1));
+  if (jobs > 0)
+    jobs--;
+  if (jobs > 0 ||
       g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
     {
       /* still busy, or going anyway */
@@ -1181,14 +1426,16 @@ worker_take (AgCaller *self)
 
           if (c->is_worker && c != current &&
               g_atomic_int_get (&c->state) == AG_CALLER_STATE_RUNNING &&
-              (worker == NULL || c->pool_jobs < worker->pool_jobs))
+              (worker == NULL ||
+               g_atomic_int_get (&c->pool_jobs) <
+               g_atomic_int_get (&worker->pool_jobs)))
             worker = c;
         }
       if (worker != NULL)
         g_object_ref (worker);
     }
   if (worker != NULL)
-    worker->pool_jobs++;
+    g_atomic_int_inc (&worker->pool_jobs);
   else if (running)
     self->n_live_workers++;
   ag_caller_unlock (self);
@@ -1207,7 +1454,7 @@ worker_take (AgCaller *self)
       if (self->children == NULL)
         self->children = g_ptr_array_new_with_free_func (g_object_unref);
       g_ptr_array_add (self->children, g_object_ref (worker));
-      worker->pool_jobs = 1;
+      g_atomic_int_set (&worker->pool_jobs, 1);
     }
   else
     self->n_live_workers--;
@@ -1351,6 +1598,10 @@ ag_caller_finalize (GObject *object)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->name, g_free);
+#ifdef HAVE_EVENTFD
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+#endif
   ag_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (ag_caller_parent_class)->finalize (object);
@@ -1501,6 +1752,12 @@ ag_caller_constructed (GObject *object)
   source->caller = g_object_ref (self);
   g_source_set_priority ((GSource *) source, G_PRIORITY_DEFAULT);
   g_source_set_static_name ((GSource *) source, "[async-gobject] AgCaller");
+#ifdef HAVE_EVENTFD
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd >= 0)
+    self->wake_tag = g_source_add_unix_fd ((GSource *) source, self->wake_fd,
+                                           G_IO_IN);
+#endif
   self->source = (GSource *) source;
   g_source_attach (self->source, self->context);
 }
@@ -1724,6 +1981,9 @@ ag_caller_init (AgCaller *self)
 {
   ag_mutex_init (&self->lock);
   self->state = AG_CALLER_STATE_RUNNING;
+  self->may_sleep = TRUE;
+  self->last_push_cpu = -1;
+  self->wake_fd = -1;
   self->tail = &self->head;
   self->max_workers = MAX (MIN_DEFAULT_MAX_WORKERS,
                            2 * g_get_num_processors ());
@@ -1946,7 +2206,7 @@ ag_caller_stop (AgCaller *self,
       ag_caller_lock (self);
       self->finish_requested = TRUE;
       ag_caller_unlock (self);
-      g_main_context_wakeup (self->context);
+      caller_wake (self);
     }
 
   g_object_unref (self);
@@ -3514,10 +3774,17 @@ ag_caller_get_max_dispatched (AgCaller *self)
 
 /* Done callbacks on a caller {{{ */
 
-/* Shared by the pending's callback and the delivery job. */
+/* A done callback to run on a caller: the pending's done callback (an
+ * embedded node) and, once the pending is done, the item the caller's queue
+ * delivers. One allocation, made and freed by the thread that registers it
+ * (in the common case): the worker that completes the pending allocates
+ * nothing. Starts like an AgJob. */
 typedef struct
 {
-  gint            ref_count;  /* (atomic) */
+  AgJob          *next;       /* as an AgJob's: the queue's link */
+  gint            kind;       /* ITEM_DONE_ON */
+  gint            ref_count;  /* (atomic): the pending's node, the queue */
+  AgCallback      node;       /* in the pending's done callbacks */
   AgCaller       *caller;     /* owned; immutable */
   AgPending      *pending;    /* owned; set once done */
   AgDoneFunc      callback;
@@ -3559,14 +3826,11 @@ done_on_pending_done (AgPending *pending,
                       gpointer   data)
 {
   DoneOn *done_on = data;
-  AgJob *job;
 
   done_on->pending = g_object_ref (pending);
   g_atomic_int_inc (&done_on->ref_count);
-  job = job_new (done_on->caller, NULL, done_on_deliver, done_on,
-                 done_on_unref);
-  if (!caller_push (done_on->caller, job, TRUE))
-    job_unref (job);
+  if (!caller_push_item (done_on->caller, (AgJob *) done_on))
+    done_on_unref (done_on);
 }
 
 /**
@@ -3600,14 +3864,22 @@ ag_pending_add_done_callback_on (AgPending      *self,
   g_return_if_fail (callback != NULL);
 
   done_on = g_new0 (DoneOn, 1);
+  done_on->kind = ITEM_DONE_ON;
   done_on->ref_count = 1;
+  done_on->node.func = done_on_pending_done;
+  done_on->node.data = done_on;
+  done_on->node.destroy = done_on_unref;
+  done_on->node.embedded = TRUE;
   done_on->caller = g_object_ref (caller);
   done_on->callback = callback;
   done_on->user_data = user_data;
   done_on->destroy = destroy;
 
-  ag_pending_add_done_callback (self, done_on_pending_done, done_on,
-                                done_on_unref);
+  if (!ag_pending_add_done_node_if_running (self, &done_on->node))
+    {
+      done_on_pending_done (self, done_on);
+      done_on_unref (done_on);
+    }
 }
 
 /* }}} */

@@ -12,6 +12,22 @@ G_BEGIN_DECLS
 /* Completes @self with the contents of @value, which is stolen (left
  * zeroed) whether or not this call wins. @value may be NULL or unset for an
  * empty outcome. */
+/* A done callback. Callers may embed one in a structure of their own (see
+ * ag_pending_add_done_node_if_running()) to save an allocation. */
+typedef struct _AgCallback AgCallback;
+
+struct _AgCallback
+{
+  AgCallback     *next;
+  AgDoneFunc      func;
+  gpointer        data;
+  GDestroyNotify  destroy;
+  gboolean        embedded;  /* freed by @destroy, not by the pending */
+};
+
+gboolean ag_pending_add_done_node_if_running (AgPending  *self,
+                                              AgCallback *cb);
+
 gboolean ag_pending_take_value          (AgPending    *self,
                                          GValue       *value);
 

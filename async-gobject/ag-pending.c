@@ -71,15 +71,6 @@
  * Since: 0.1
  */
 
-typedef struct _AgCallback AgCallback;
-
-struct _AgCallback
-{
-  AgCallback     *next;
-  AgDoneFunc      func;
-  gpointer        data;
-  GDestroyNotify  destroy;
-};
 
 struct _AgPending
 {
@@ -241,6 +232,13 @@ run_callbacks (AgPending  *self,
       AgCallback *cb = callbacks;
 
       callbacks = cb->next;
+      if (cb->embedded)
+        {
+          /* its destroy notify may free it */
+          cb->func (self, cb->data);
+          cb->destroy (cb->data);
+          continue;
+        }
       cb->func (self, cb->data);
       if (cb->destroy != NULL)
         cb->destroy (cb->data);
@@ -256,6 +254,11 @@ free_callbacks (AgCallback *callbacks)
       AgCallback *cb = callbacks;
 
       callbacks = cb->next;
+      if (cb->embedded)
+        {
+          cb->destroy (cb->data);
+          continue;
+        }
       if (cb->destroy != NULL)
         cb->destroy (cb->data);
       g_free (cb);
@@ -1694,6 +1697,36 @@ ag_pending_add_done_callback (AgPending      *self,
     }
 }
 
+/* Adds @cb, which the caller filled in, to the done callbacks. An embedded
+ * node (part of a bigger structure) is never freed here: its destroy
+ * notify, which must be set, owns it. Returns FALSE, leaving @cb alone, if
+ * @self is done already. */
+gboolean
+ag_pending_add_done_node_if_running (AgPending  *self,
+                                     AgCallback *cb)
+{
+  if (ag_pending_is_done_unlocked (self))
+    return FALSE;
+
+  g_assert (!cb->embedded || cb->destroy != NULL);
+  cb->next = NULL;
+
+  ag_pending_lock (self);
+
+  if (ag_pending_is_done_unlocked (self))
+    {
+      ag_pending_unlock (self);
+      return FALSE;
+    }
+
+  *self->callbacks_tail = cb;
+  self->callbacks_tail = &cb->next;
+
+  ag_pending_unlock (self);
+
+  return TRUE;
+}
+
 gboolean
 ag_pending_add_done_callback_if_running (AgPending      *self,
                                          AgDoneFunc      callback,
@@ -1706,24 +1739,16 @@ ag_pending_add_done_callback_if_running (AgPending      *self,
     return FALSE;
 
   cb = g_new (AgCallback, 1);
-  cb->next = NULL;
   cb->func = callback;
   cb->data = user_data;
   cb->destroy = destroy;
+  cb->embedded = FALSE;
 
-  ag_pending_lock (self);
-
-  if (ag_pending_is_done_unlocked (self))
+  if (!ag_pending_add_done_node_if_running (self, cb))
     {
-      ag_pending_unlock (self);
       g_free (cb);
       return FALSE;
     }
-
-  *self->callbacks_tail = cb;
-  self->callbacks_tail = &cb->next;
-
-  ag_pending_unlock (self);
 
   return TRUE;
 }

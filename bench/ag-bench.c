@@ -1325,6 +1325,9 @@ main (int   argc,
     g_error ("cannot acquire the main context");
   B.loop = g_main_loop_new (B.main_ctx, FALSE);
   B.main_caller = ag_caller_get_main ();
+  if (g_getenv ("AG_BENCH_MAX_WORKERS") != NULL)
+    ag_caller_set_max_workers (B.main_caller,
+                               atoi (g_getenv ("AG_BENCH_MAX_WORKERS")));
   B.loop_timeout = run_smoke ? 30 : 300;
 
   if (run_smoke)
