@@ -13,7 +13,14 @@
  * test-util.h).
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  /* sched_setaffinity () */
+#endif
+
 #include <math.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <string.h>
 
 #include <async-gobject.h>
@@ -4405,6 +4412,139 @@ test_wait_timeout (void)
 
 /* }}} */
 
+/* {{{ Waking across CPUs */
+
+typedef struct
+{
+  gint   delivered;  /* (atomic) */
+  gint   wrong;      /* (atomic) */
+  gint64 expected;
+  gint   timer_ran;  /* (atomic) */
+} SpinRun;
+
+static gboolean
+pin_to_cpu (int cpu)
+{
+#ifdef __linux__
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  return sched_setaffinity (0, sizeof set, &set) == 0;
+#else
+  return FALSE;
+#endif
+}
+
+static AgPending *
+spin_job (AgPending *pending,
+          gpointer   data)
+{
+  static __thread gboolean pinned;
+
+  if (!pinned)
+    pinned = pin_to_cpu (1);
+  ag_pending_set_int (pending, GPOINTER_TO_INT (data) * 3);
+  return NULL;
+}
+
+static void
+spin_delivered_cb (AgPending *pending,
+                   gpointer   data)
+{
+  SpinRun *run = data;
+  g_autoptr(GError) error = NULL;
+
+  if (ag_pending_get_int (pending, &error) != run->expected)
+    g_atomic_int_inc (&run->wrong);
+  g_atomic_int_inc (&run->delivered);
+}
+
+static AgPending *
+spin_timer_job (AgPending *pending,
+                gpointer   data)
+{
+  SpinRun *run = data;
+
+  g_atomic_int_inc (&run->timer_ran);
+  return NULL;
+}
+
+/* A thread caller on another CPU than the thread that feeds it looks for
+ * work a while before it sleeps, with pushes told not to wake it: no job,
+ * result or timer is lost or doubled on the way, whichever side is asleep
+ * or spinning when the other pushes. (Spinning itself is timing, not
+ * tested here; AG_SPIN_US=0 runs this suite with it off.) */
+static void
+test_wake_across_cpus (void)
+{
+  guint n = ag_test_iterations (2000, 20000);
+  g_autoptr(AgCaller) worker = NULL;
+  GMainContext *context;
+  AgCaller *current;
+  SpinRun run = { 0, };
+#ifdef __linux__
+  cpu_set_t saved;
+#endif
+
+  if (g_get_num_processors () < 2)
+    {
+      g_test_skip ("needs two CPUs");
+      return;
+    }
+#ifdef __linux__
+  g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
+#endif
+  if (!pin_to_cpu (0))
+    {
+      g_test_skip ("cannot pin threads to CPUs");
+      return;
+    }
+
+  context = ag_test_push_context ();
+  current = ag_caller_get_current ();
+  worker = ag_caller_new_thread ("spinner");
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(AgPending) pending = NULL;
+
+      run.expected = (gint64) i * 3;
+      pending = ag_caller_call_soon (worker, spin_job, GUINT_TO_POINTER (i),
+                                     NULL);
+      ag_pending_add_done_callback_on (pending, current, spin_delivered_cb,
+                                       &run, NULL);
+      ag_test_iterate_until (context, &run.delivered, (gint) i + 1);
+      g_assert_cmpint (g_atomic_int_get (&run.delivered), ==, (gint) i + 1);
+
+      /* A timer pushed right after a delivery, while the worker is likely
+       * still spinning: it runs when due, not when something else wakes
+       * the worker. */
+      if (i % 200 == 0)
+        {
+          gint before = g_atomic_int_get (&run.timer_ran);
+          g_autoptr(AgPending) timer =
+            ag_caller_call_later (worker, 0.002, spin_timer_job, &run, NULL);
+
+          wait_done (timer);
+          ag_test_assert_state (timer, AG_PENDING_STATE_SUCCEEDED);
+          g_assert_cmpint (g_atomic_int_get (&run.timer_ran), ==, before + 1);
+        }
+    }
+
+  g_assert_cmpint (g_atomic_int_get (&run.wrong), ==, 0);
+  ag_test_drain (context);
+  g_assert_cmpint (g_atomic_int_get (&run.delivered), ==, (gint) n);
+
+  stop_and_wait (worker);
+  ag_test_pop_context (context);
+#ifdef __linux__
+  sched_setaffinity (0, sizeof saved, &saved);
+#endif
+}
+
+/* }}} */
+
 int
 main (int   argc,
       char *argv[])
@@ -4446,6 +4586,7 @@ main (int   argc,
   g_test_add_func ("/Caller/stop/after-stop", test_stop_after_stop);
   g_test_add_func ("/Caller/stop/repeated", test_stop_repeated);
   g_test_add_func ("/Caller/deadlock", test_deadlock);
+  g_test_add_func ("/Caller/wake/across-cpus", test_wake_across_cpus);
   g_test_add_func ("/Caller/registry", test_registry);
   g_test_add_func ("/Caller/bad-args", test_bad_args);
   g_test_add_func ("/Caller/as-completed/order", test_as_completed_order);
