@@ -119,8 +119,16 @@ struct _AgJob
   guint           active : 1;   /* protected by the caller's lock */
   guint           finished : 1; /* protected by the caller's lock */
 
-  /* immutable after submission */
-  guint           pool_job : 1;
+  /* to_thread () jobs: the pool they were submitted to. A job the pool
+   * could not give a worker at once waits in the pool's queue; @caller is
+   * NULL until a worker takes it. */
+  AgCaller       *pool;       /* owned; immutable */
+  AgJob          *pool_next;  /* protected by the pool's lock */
+  gboolean        pool_done;  /* protected by the pool's lock: done before
+                               * a worker took it */
+
+  /* immutable after submission (pool jobs: once a worker took them, set
+   * with the pool's lock held) */
   AgCaller       *caller;     /* owned */
   AgJobFunc       func;       /* NULL for a direct call */
   AgDirectFunc    direct;
@@ -206,6 +214,9 @@ struct _AgCaller
   AgCaller      *parent;
   GPtrArray     *children;
   GQueue         idle_workers;
+  AgJob         *pool_head;  /* to_thread () jobs waiting for a worker */
+  AgJob        **pool_tail;
+  guint          n_waking;   /* idle workers woken for a job, not yet up */
   GHashTable    *queues;
   gboolean       finish_requested;
 
@@ -213,9 +224,12 @@ struct _AgCaller
    * its idle timer is set */
   gint64         idle_since;
   gboolean       reaper_armed;
-  /* (atomic): the pool jobs this worker has; raised with the parent's lock
-   * held, lowered without it while more than one is left */
+  /* (atomic), written with the parent's lock held: 1 while this worker
+   * has a job of its parent's pool, else 0 */
   gint           pool_jobs;
+  /* (atomic), written with the parent's lock held: woken from idle for a
+   * job, and not dispatching yet */
+  gint           pool_waking;
   /* immutable after construction: a worker's idle timer on its context */
   GSource       *reaper;
 };
@@ -333,6 +347,7 @@ job_unref (AgJob *job)
   g_clear_object (&job->pending);
   g_clear_pointer (&job->keyq, keyq_unref);
   g_clear_object (&job->caller);
+  g_clear_object (&job->pool);
   g_free (job);
 }
 
@@ -371,6 +386,7 @@ static void done_on_deliver (gpointer data);
 static void follow_done_cb (AgPending *followed,
                             gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
+static void pool_woken            (AgCaller *worker);
 
 /* The canceller's destroy notify: the job's pending is done. It runs before
  * the pending's done callbacks, so a worker is back in its pool by then. */
@@ -379,6 +395,22 @@ job_finished (gpointer data)
 {
   AgJob *job = data;
   AgCaller *self = job->caller;
+
+  if (job->pool != NULL)
+    {
+      /* No worker has it yet: the pool drops it, unrun. */
+      ag_caller_lock (job->pool);
+      self = job->caller;
+      if (self == NULL)
+        job->pool_done = TRUE;
+      ag_caller_unlock (job->pool);
+
+      if (self == NULL)
+        {
+          job_unref (job);
+          return;
+        }
+    }
 
   /* It may be done before it was queued (cancelled by a group the moment
    * it was made): then it is never queued. */
@@ -395,7 +427,7 @@ job_finished (gpointer data)
   if (job->keyq != NULL)
     keyq_item_finished (job);
 
-  if (job->pool_job)
+  if (job->pool != NULL)
     worker_return_to_pool (self);
 
   job_unref (job);
@@ -414,21 +446,26 @@ job_cancel (AgPending  *pending,
 
       if (phase == JOB_QUEUED)
         {
-          AgCaller *self = job->caller;
           gboolean in_timers = FALSE;
 
           if (!g_atomic_int_compare_and_exchange (&job->phase, JOB_QUEUED,
                                                   JOB_SKIPPED))
             continue;
 
-          /* A cancelled timer need not wait for its deadline. */
-          ag_caller_lock (self);
-          if (job->timer != NULL)
+          /* A cancelled timer need not wait for its deadline. (Only timers:
+           * a pool job may have no caller yet.) */
+          if (job->deadline > 0)
             {
-              g_sequence_remove (g_steal_pointer (&job->timer));
-              in_timers = TRUE;
+              AgCaller *self = job->caller;
+
+              ag_caller_lock (self);
+              if (job->timer != NULL)
+                {
+                  g_sequence_remove (g_steal_pointer (&job->timer));
+                  in_timers = TRUE;
+                }
+              ag_caller_unlock (self);
             }
-          ag_caller_unlock (self);
           if (in_timers)
             job_unref (job);
 
@@ -457,7 +494,7 @@ job_new (AgCaller       *self,
 
   job->ref_count = 1;
   job->phase = JOB_QUEUED;
-  job->caller = g_object_ref (self);
+  job->caller = self != NULL ? g_object_ref (self) : NULL;
   if (func != NULL)
     job->trackers = ag_tracker_set_dup_current ();
   job->func = func;
@@ -652,6 +689,11 @@ static __thread AgCaller *thread_owner;
  * sleeps, in µs (AG_SPIN_US overrides it; 0 turns it off). */
 static gint64 spin_time = -1;
 
+/* (atomic) loops spinning now, and how many may: spinning threads beyond
+ * half the CPUs would only take the CPUs from those doing the work. */
+static gint spinners;
+static gint max_spinners;
+
 static inline int
 current_cpu (void)
 {
@@ -684,7 +726,13 @@ spin_time_init (void)
 
       if (env != NULL && *env != '\0')
         value = CLAMP (g_ascii_strtoll (env, NULL, 10), 0, 10000);
-      spin_time = value;
+#ifdef _SC_NPROCESSORS_ONLN
+      max_spinners = (gint) MAX (sysconf (_SC_NPROCESSORS_ONLN), 1) / 2;
+#else
+      max_spinners = 1;
+#endif
+      /* One CPU: whoever hands us work cannot run while we spin. */
+      spin_time = max_spinners > 0 ? value : 0;
       g_once_init_leave (&once, 1);
     }
 }
@@ -699,6 +747,17 @@ spin_time_init (void)
  * told not to wake it. Never when the work comes from this CPU: spinning
  * would only keep that thread from running. Other sources of the context
  * wait at most that long for their fds. */
+/* Whether the latest work for @self came from a thread on another CPU than
+ * this one (which may then hand more while this one spins). */
+static gboolean
+work_from_another_cpu (AgCaller *self)
+{
+  int cpu = current_cpu ();
+  int pusher = g_atomic_int_get (&self->last_push_cpu);
+
+  return cpu >= 0 && pusher >= 0 && pusher != cpu;
+}
+
 static gint
 caller_poll (GPollFD *fds,
              guint    nfds,
@@ -707,12 +766,10 @@ caller_poll (GPollFD *fds,
   AgCaller *self = thread_owner;
 
   if (timeout != 0 && self != NULL && spin_time > 0 &&
-      g_atomic_pointer_get (&self->incoming) == NULL)
+      g_atomic_pointer_get (&self->incoming) == NULL &&
+      work_from_another_cpu (self))
     {
-      int cpu = current_cpu ();
-      int pusher = g_atomic_int_get (&self->last_push_cpu);
-
-      if (cpu >= 0 && pusher >= 0 && pusher != cpu)
+      if (g_atomic_int_add (&spinners, 1) < max_spinners)
         {
           gint64 limit = spin_time;
           gint64 end;
@@ -734,6 +791,7 @@ caller_poll (GPollFD *fds,
           if (g_atomic_pointer_get (&self->incoming) != NULL)
             timeout = 0;
         }
+      g_atomic_int_add (&spinners, -1);
     }
 
   return g_poll (fds, nfds, timeout);
@@ -854,6 +912,30 @@ take_incoming_unlocked (AgCaller *self)
     }
 }
 
+/* Takes up to @max jobs off the queue, once the pushed ones and the due
+ * timers have joined it. Must hold the lock. */
+static AgJob *
+take_batch_unlocked (AgCaller *self,
+                     gint64    now,
+                     guint     max)
+{
+  AgJob *batch;
+  AgJob **batch_tail;
+
+  take_incoming_unlocked (self);
+  move_due_timers_unlocked (self, now);
+  batch = self->head;
+  batch_tail = &self->head;
+  for (guint i = 0; *batch_tail != NULL && i < max; i++)
+    batch_tail = &(*batch_tail)->next;
+  self->head = *batch_tail;
+  *batch_tail = NULL;
+  if (self->head == NULL)
+    self->tail = &self->head;
+
+  return batch;
+}
+
 static void
 caller_dispatch (AgCaller *self)
 {
@@ -863,7 +945,6 @@ caller_dispatch (AgCaller *self)
   guint n = 0;
   gpointer previous;
   AgJob *batch;
-  AgJob **batch_tail;
 
   /* Take a batch of jobs, in one go: the queue's lock is taken twice per
    * batch, not per job. */
@@ -874,36 +955,52 @@ caller_dispatch (AgCaller *self)
       ag_caller_finish_stop (self);
       return;
     }
-  take_incoming_unlocked (self);
-  move_due_timers_unlocked (self, start);
   max_batch = self->max_batch_size;
   end = start + self->max_batch_time;
-  batch = self->head;
-  batch_tail = &self->head;
-  for (guint i = 0; *batch_tail != NULL && i < max_batch; i++)
-    batch_tail = &(*batch_tail)->next;
-  self->head = *batch_tail;
-  *batch_tail = NULL;
-  if (self->head == NULL)
-    self->tail = &self->head;
+  batch = take_batch_unlocked (self, start, max_batch);
   ag_caller_unlock (self);
 
   previous = g_private_get (&dispatching_caller);
   g_private_set (&dispatching_caller, self);
   g_atomic_int_set (&self->home_thread, thread_serial ());
 
-  while (batch != NULL &&
-         g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+  if (G_UNLIKELY (g_atomic_int_get (&self->pool_waking)))
+    pool_woken (self);
+
+  for (;;)
     {
-      AgJob *job = batch;
+      gint64 now = 0;
 
-      batch = job->next;
-      job->next = NULL;
+      while (batch != NULL &&
+             g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+        {
+          AgJob *job = batch;
 
-      run_job (self, job);
-      n++;
+          batch = job->next;
+          job->next = NULL;
 
-      if (g_get_monotonic_time () >= end)
+          run_job (self, job);
+          n++;
+
+          now = g_get_monotonic_time ();
+          if (now >= end)
+            break;
+        }
+
+      /* Work that came meanwhile (a worker's next pool job, results
+       * streaming in) runs in the same dispatch, within the same bounds,
+       * rather than after another turn of the loop. */
+      if (batch != NULL || n >= max_batch || now >= end ||
+          g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
+          g_atomic_pointer_get (&self->incoming) == NULL)
+        break;
+
+      ag_caller_lock (self);
+      if (!self->finish_requested)
+        batch = take_batch_unlocked (self, now, max_batch - n);
+      ag_caller_unlock (self);
+
+      if (batch == NULL)
         break;
     }
 
@@ -1335,25 +1432,151 @@ static GSourceFuncs reaper_source_funcs = {
 };
 
 
-/* A pool job of @worker is done. With none left, the worker goes back to
- * its parent's idle pool (or stops, if the pool is full). */
+/* Gives @job to @worker, which has no pool job. Must hold the pool's
+ * lock. */
 static void
-worker_return_to_pool (AgCaller *worker)
+pool_assign_unlocked (AgCaller *worker,
+                      AgJob    *job)
+{
+  job->caller = g_object_ref (worker);
+  g_atomic_int_set (&worker->pool_jobs, 1);
+}
+
+/* Takes an idle worker of @self whose loop is awake (spinning for work):
+ * it needs no wake-up. Must hold the lock. Returns the pool's reference, or
+ * NULL. */
+static AgCaller *
+pool_take_idle_unlocked (AgCaller *self)
+{
+  for (GList *l = self->idle_workers.head; l != NULL; l = l->next)
+    {
+      AgCaller *worker = l->data;
+
+      if (!g_atomic_int_get (&worker->may_sleep))
+        {
+          g_queue_delete_link (&self->idle_workers, l);
+          return worker;
+        }
+    }
+
+  return NULL;
+}
+
+/* Takes the idle worker of @self that went idle last, to be woken for a
+ * job: one wake-up at a time is in flight, and the woken worker wakes the
+ * next one if jobs wait (pool_woken ()), so that a burst of jobs is not a
+ * wake-up per job, and no job waits behind another while a worker is idle.
+ * Must hold the lock. Returns the pool's reference, or NULL. */
+static AgCaller *
+pool_wake_idle_unlocked (AgCaller *self)
+{
+  AgCaller *worker = g_queue_pop_head (&self->idle_workers);
+
+  if (worker != NULL && !g_atomic_int_get (&worker->pool_waking))
+    {
+      g_atomic_int_set (&worker->pool_waking, TRUE);
+      self->n_waking++;
+    }
+
+  return worker;
+}
+
+/* @worker no longer counts as being woken. Must hold the lock of @self,
+ * its parent. Returns whether it did. */
+static gboolean
+pool_woken_unlocked (AgCaller *self,
+                     AgCaller *worker)
+{
+  if (!g_atomic_int_get (&worker->pool_waking))
+    return FALSE;
+
+  g_atomic_int_set (&worker->pool_waking, FALSE);
+  self->n_waking--;
+  return TRUE;
+}
+
+/* Takes the first job waiting in the pool of @self that is not done yet;
+ * the done ones go to @drop. Must hold the lock. */
+static AgJob *
+pool_pop_unlocked (AgCaller  *self,
+                   AgJob    **drop)
+{
+  while (self->pool_head != NULL)
+    {
+      AgJob *job = self->pool_head;
+
+      self->pool_head = job->pool_next;
+      if (self->pool_head == NULL)
+        self->pool_tail = &self->pool_head;
+      job->pool_next = NULL;
+
+      if (!job->pool_done)
+        return job;
+
+      job->pool_next = *drop;
+      *drop = job;
+    }
+
+  return NULL;
+}
+
+static void
+pool_drop (AgJob *drop)
+{
+  while (drop != NULL)
+    {
+      AgJob *job = drop;
+
+      drop = job->pool_next;
+      job->pool_next = NULL;
+      job_unref (job);
+    }
+}
+
+/* Queues @job, which the pool has just given to @worker. */
+static void
+pool_push (AgCaller *worker,
+           AgJob    *job)
+{
+  /* @worker stopped meanwhile: the pending says so. */
+  if (!caller_push (worker, job, FALSE))
+    job_reject (worker, job);
+}
+
+/* Wakes an idle worker of @self for the first job waiting in its pool, if
+ * a job waits, a worker is idle and no other wake-up is in flight. */
+static void
+pool_wake_next (AgCaller *self)
+{
+  AgCaller *worker = NULL;
+  AgJob *next = NULL;
+  AgJob *drop = NULL;
+
+  ag_caller_lock (self);
+  if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING &&
+      self->n_waking == 0 && self->idle_workers.length > 0 &&
+      (next = pool_pop_unlocked (self, &drop)) != NULL)
+    {
+      worker = pool_wake_idle_unlocked (self);
+      pool_assign_unlocked (worker, next);
+    }
+  ag_caller_unlock (self);
+
+  pool_drop (drop);
+
+  if (worker != NULL)
+    {
+      pool_push (worker, next);
+      g_object_unref (worker);
+    }
+}
+
+/* @worker, woken from idle for a job, dispatches: it passes the wake-up on
+ * to the next idle worker if jobs wait. */
+static void
+pool_woken (AgCaller *worker)
 {
   g_autoptr(AgCaller) parent = NULL;
-  gboolean stop = FALSE;
-  gint64 deadline = -1;
-  gint jobs = g_atomic_int_get (&worker->pool_jobs);
-
-  /* Still busy after this one (a worker with a queue, under load): no
-   * lock. Only the last job takes the parent's lock, to go idle. */
-  while (jobs > 1)
-    {
-      if (g_atomic_int_compare_and_exchange (&worker->pool_jobs, jobs,
-                                             jobs - 1))
-        return;
-      jobs = g_atomic_int_get (&worker->pool_jobs);
-    }
 
   ag_caller_lock (worker);
   g_set_object (&parent, worker->parent);
@@ -1363,21 +1586,46 @@ worker_return_to_pool (AgCaller *worker)
     return;
 
   ag_caller_lock (parent);
-  /* others may still lower it without the lock */
-  do
-    jobs = g_atomic_int_get (&worker->pool_jobs);
-  while (jobs > 0 &&
-         !g_atomic_int_compare_and_exchange (&worker->pool_jobs, jobs,
-                                             jobs - 1));
-  if (jobs > 0)
-    jobs--;
-  if (jobs > 0 ||
-      g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
+  pool_woken_unlocked (parent, worker);
+  ag_caller_unlock (parent);
+
+  pool_wake_next (parent);
+}
+
+/* The pool job of @worker is done: it takes the next job waiting in its
+ * parent's pool, or goes back to the idle workers (or stops, if there are
+ * enough of those). */
+static void
+worker_return_to_pool (AgCaller *worker)
+{
+  g_autoptr(AgCaller) parent = NULL;
+  AgJob *next = NULL;
+  AgJob *drop = NULL;
+  gboolean stop = FALSE;
+  gboolean was_waking;
+  gint64 deadline = -1;
+
+  ag_caller_lock (worker);
+  g_set_object (&parent, worker->parent);
+  ag_caller_unlock (worker);
+
+  if (parent == NULL)
+    return;
+
+  ag_caller_lock (parent);
+  g_atomic_int_set (&worker->pool_jobs, 0);
+  /* Its job was done (cancelled) before the worker woke up for it: the
+   * wake-up the waiting jobs counted on may never come. */
+  was_waking = pool_woken_unlocked (parent, worker);
+  if (g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
     {
-      /* still busy, or going anyway */
+      /* going anyway */
     }
-  else if (g_atomic_int_get (&parent->state) != AG_CALLER_STATE_RUNNING ||
-           g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
+  else if (g_atomic_int_get (&parent->state) != AG_CALLER_STATE_RUNNING)
+    stop = TRUE;
+  else if ((next = pool_pop_unlocked (parent, &drop)) != NULL)
+    pool_assign_unlocked (worker, next);
+  else if (g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
     stop = TRUE;
   else
     {
@@ -1395,53 +1643,29 @@ worker_return_to_pool (AgCaller *worker)
     }
   ag_caller_unlock (parent);
 
-  if (stop)
+  pool_drop (drop);
+
+  if (was_waking)
+    pool_wake_next (parent);
+
+  if (next != NULL)
+    pool_push (worker, next);
+  else if (stop)
     ag_caller_stop (worker, TRUE);
   else if (deadline >= 0)
     g_source_set_ready_time (worker->reaper, deadline);
 }
 
-/* The worker of the pool of @self to run one more job: an idle one, else a
- * new one while there are fewer than max-workers, else the busy one with
- * the fewest jobs (not the one running this code, which may be about to
- * wait for the job). NULL when @self is stopping. Returns a new
- * reference. */
+/* Makes a new worker for the pool of @self, which counted it in
+ * n_live_workers already; it has one (pretend) pool job, so that
+ * worker_return_to_pool () gives it its first. NULL if @self stopped
+ * meanwhile. Returns a new reference. */
 static AgCaller *
-worker_take (AgCaller *self)
+pool_spawn (AgCaller *self)
 {
-  AgCaller *current = g_private_get (&dispatching_caller);
   g_autofree char *name = NULL;
-  AgCaller *worker = NULL;
+  AgCaller *worker;
   gboolean running;
-
-  ag_caller_lock (self);
-  running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
-  if (running)
-    worker = g_queue_pop_head (&self->idle_workers);
-  if (running && worker == NULL && self->n_live_workers >= self->max_workers)
-    {
-      for (guint i = 0; self->children != NULL && i < self->children->len; i++)
-        {
-          AgCaller *c = g_ptr_array_index (self->children, i);
-
-          if (c->is_worker && c != current &&
-              g_atomic_int_get (&c->state) == AG_CALLER_STATE_RUNNING &&
-              (worker == NULL ||
-               g_atomic_int_get (&c->pool_jobs) <
-               g_atomic_int_get (&worker->pool_jobs)))
-            worker = c;
-        }
-      if (worker != NULL)
-        g_object_ref (worker);
-    }
-  if (worker != NULL)
-    g_atomic_int_inc (&worker->pool_jobs);
-  else if (running)
-    self->n_live_workers++;
-  ag_caller_unlock (self);
-
-  if (worker != NULL || !running)
-    return worker;
 
   name = g_strdup_printf ("%s-worker-%u", self->name,
                           (guint) g_atomic_int_add (&self->n_workers, 1) + 1);
@@ -1467,6 +1691,119 @@ worker_take (AgCaller *self)
     }
 
   return worker;
+}
+
+/* Starts workers for the jobs waiting in the pool of @self: wakes an idle
+ * one, or makes new ones while there are fewer than max-workers (after a
+ * worker left the pool, or max-workers grew). */
+static void
+pool_pump (AgCaller *self)
+{
+  pool_wake_next (self);
+
+  for (;;)
+    {
+      g_autoptr(AgCaller) worker = NULL;
+
+      ag_caller_lock (self);
+      if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
+          self->pool_head == NULL || self->idle_workers.length > 0 ||
+          self->n_live_workers >= self->max_workers)
+        {
+          ag_caller_unlock (self);
+          return;
+        }
+      self->n_live_workers++;
+      ag_caller_unlock (self);
+
+      worker = pool_spawn (self);
+      if (worker == NULL)
+        return;
+      worker_return_to_pool (worker);
+    }
+}
+
+/* Runs @job (a pool job, not queued anywhere yet) in a worker of the pool
+ * of @self: an idle one, else a new one while there are fewer than
+ * max-workers; else it waits in the pool's queue for the first worker done
+ * with its job. So a job never waits behind another job while a worker is
+ * free, and a burst of jobs keeps the busy workers busy without a wake-up
+ * per job. Returns the worker it went to at once, or NULL. */
+static AgCaller *
+pool_submit (AgCaller *self,
+             AgJob    *job)
+{
+  g_autoptr(AgCaller) worker = NULL;
+  gboolean spawn = FALSE;
+  gboolean reject = FALSE;
+  gboolean drop = FALSE;
+
+  ag_caller_lock (self);
+  if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING)
+    reject = TRUE;
+  else if (job->pool_done)
+    drop = TRUE;  /* done already (cancelled by a group, say) */
+  else if ((worker = pool_take_idle_unlocked (self)) != NULL)
+    pool_assign_unlocked (worker, job);
+  else if (self->idle_workers.length > 0 && self->n_waking > 0)
+    {
+      /* A worker is being woken: it wakes the next one for the jobs that
+       * wait meanwhile (see pool_woken ()). */
+      *self->pool_tail = job;
+      self->pool_tail = &job->pool_next;
+    }
+  else if ((worker = pool_wake_idle_unlocked (self)) != NULL)
+    pool_assign_unlocked (worker, job);
+  else if (self->n_live_workers < self->max_workers)
+    {
+      self->n_live_workers++;
+      spawn = TRUE;
+    }
+  else
+    {
+      /* the queue takes the job's reference */
+      *self->pool_tail = job;
+      self->pool_tail = &job->pool_next;
+    }
+  ag_caller_unlock (self);
+
+  if (reject)
+    {
+      job_reject (self, job);
+      return NULL;
+    }
+  if (drop)
+    {
+      job_unref (job);
+      return NULL;
+    }
+  if (spawn)
+    {
+      worker = pool_spawn (self);
+      if (worker == NULL)
+        {
+          job_reject (self, job);
+          return NULL;
+        }
+      ag_caller_lock (self);
+      if (job->pool_done)
+        drop = TRUE;
+      else
+        pool_assign_unlocked (worker, job);
+      ag_caller_unlock (self);
+      if (drop)
+        {
+          job_unref (job);
+          /* it has no job after all */
+          worker_return_to_pool (worker);
+          return NULL;
+        }
+    }
+
+  if (worker != NULL)
+    pool_push (worker, job);
+
+  return g_steal_pointer (&worker);
 }
 
 /* }}} */
@@ -1578,6 +1915,7 @@ ag_caller_finalize (GObject *object)
   g_assert (self->head == NULL);
   g_assert (self->incoming == NULL);
   g_assert (self->active == NULL);
+  g_assert (self->pool_head == NULL);
 
   if (self->source != NULL)
     {
@@ -1899,8 +2237,9 @@ ag_caller_class_init (AgCallerClass *klass)
    *
    * The most workers the pool of [method@AsyncGObject.Caller.to_thread]
    * runs at once (twice the number of processors, at least 8, by default).
-   * When all are busy, a job waits in the queue of the worker with the
-   * fewest jobs, never that of the worker submitting it.
+   * When all are busy, jobs wait in the pool's queue, in order, for the
+   * first worker done with its job. Raising it starts workers for the
+   * jobs waiting; lowering it stops no worker.
    *
    * Since: 0.1
    */
@@ -1985,6 +2324,7 @@ ag_caller_init (AgCaller *self)
   self->last_push_cpu = -1;
   self->wake_fd = -1;
   self->tail = &self->head;
+  self->pool_tail = &self->pool_head;
   self->max_workers = MAX (MIN_DEFAULT_MAX_WORKERS,
                            2 * g_get_num_processors ());
   self->max_idle_workers = DEFAULT_MAX_IDLE_WORKERS;
@@ -2134,6 +2474,16 @@ ag_caller_stop (AgCaller *self,
   jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_unref);
   for (AgJob *job = self->active; job != NULL; job = job->active_next)
     g_ptr_array_add (jobs, job_ref (job));
+  /* Jobs waiting in the pool: the array takes the queue's references. */
+  while (self->pool_head != NULL)
+    {
+      AgJob *job = self->pool_head;
+
+      self->pool_head = job->pool_next;
+      job->pool_next = NULL;
+      g_ptr_array_add (jobs, job);
+    }
+  self->pool_tail = &self->pool_head;
   ag_caller_unlock (self);
 
   g_object_ref (self);
@@ -2143,17 +2493,25 @@ ag_caller_stop (AgCaller *self,
   if (parent != NULL)
     {
       gboolean was_idle;
+      gboolean jobs_wait;
 
       ag_caller_lock (parent);
       was_idle = g_queue_remove (&parent->idle_workers, self);
+      pool_woken_unlocked (parent, self);
       if (self->is_worker && parent->n_live_workers > 0)
         parent->n_live_workers--;
       if (parent->children != NULL)
         g_ptr_array_remove (parent->children, self);
+      jobs_wait = self->is_worker && parent->pool_head != NULL;
       ag_caller_unlock (parent);
 
       if (was_idle)
         g_object_unref (self);
+
+      /* A worker stopped by hand leaves the pool's waiting jobs to a new
+       * one. */
+      if (jobs_wait)
+        pool_pump (parent);
     }
 
   /* Children first. */
@@ -2733,6 +3091,9 @@ ag_caller_set_max_workers (AgCaller *self,
   self->max_workers = value;
   ag_caller_unlock (self);
 
+  /* More room: jobs waiting in the pool start now. */
+  pool_pump (self);
+
   if (changed)
     ag_notify_on_context (self, self->context,
                           properties[PROP_MAX_WORKERS], NULL);
@@ -2900,15 +3261,13 @@ caller_submit (AgCaller       *self,
                AgJobFunc       func,
                gpointer        user_data,
                GDestroyNotify  destroy,
-               gint64          deadline,
-               gboolean        pool_job)
+               gint64          deadline)
 {
   AgPending *pending;
   AgJob *job;
 
   job = job_new (self, func, NULL, user_data, destroy);
   job->deadline = deadline;
-  job->pool_job = !!pool_job;
   pending = job_make_pending (self, job);
 
   /* Stopped: the pending says so, and the job never runs. */
@@ -2943,7 +3302,7 @@ ag_caller_call_soon (AgCaller       *self,
   g_return_val_if_fail (AG_IS_CALLER (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
 
-  return caller_submit (self, func, user_data, destroy, 0, FALSE);
+  return caller_submit (self, func, user_data, destroy, 0);
 }
 
 /**
@@ -2978,13 +3337,13 @@ ag_caller_call_later (AgCaller       *self,
   g_return_val_if_fail (func != NULL, NULL);
 
   if (delay <= 0)
-    return caller_submit (self, func, user_data, destroy, 0, FALSE);
+    return caller_submit (self, func, user_data, destroy, 0);
 
   if (delay > G_MAXINT64 / (4.0 * G_USEC_PER_SEC))
     delay = G_MAXINT64 / (4.0 * G_USEC_PER_SEC);
   deadline = g_get_monotonic_time () + (gint64) ceil (delay * G_USEC_PER_SEC);
 
-  return caller_submit (self, func, user_data, destroy, deadline, FALSE);
+  return caller_submit (self, func, user_data, destroy, deadline);
 }
 
 /**
@@ -3025,10 +3384,18 @@ ag_caller_call_direct (AgCaller       *self,
  *   @func has returned or will never run
  *
  * Runs @func in a worker thread: an idle worker of the pool of @self, or a
- * new one. A worker is back in the pool before the pending's done callbacks
- * run, so a `to_thread()` from one of them may reuse it. The pool keeps at
- * most [property@AsyncGObject.Caller:max-idle-workers] idle workers, each
- * for [property@AsyncGObject.Caller:idle-worker-timeout] seconds.
+ * new one while there are fewer than
+ * [property@AsyncGObject.Caller:max-workers]; else @func waits in the
+ * pool's queue (jobs start in the order they were submitted) for the first
+ * worker done with its job. A job never waits behind another job while a
+ * worker is idle. Cancelling a job that waits ends its pending at once; it
+ * never runs.
+ *
+ * A worker takes the next waiting job, or goes back to the pool, before the
+ * pending's done callbacks run, so a `to_thread()` from one of them may
+ * reuse it. The pool keeps at most
+ * [property@AsyncGObject.Caller:max-idle-workers] idle workers, each for
+ * [property@AsyncGObject.Caller:idle-worker-timeout] seconds.
  *
  * Returns: (transfer full): the pending of the job; if @self is stopped,
  *   one already done with %AG_ERROR_CLOSED
@@ -3042,23 +3409,20 @@ ag_caller_to_thread (AgCaller       *self,
                      GDestroyNotify  destroy)
 {
   g_autoptr(AgCaller) worker = NULL;
+  AgPending *pending;
+  AgJob *job;
 
   g_return_val_if_fail (AG_IS_CALLER (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
 
-  worker = worker_take (self);
-  if (worker == NULL)
-    {
-      AgJob *job = job_new (self, func, NULL, user_data, destroy);
-      AgPending *pending = job_make_pending (self, job);
+  /* Its caller is the worker that takes it (the pending has none). */
+  job = job_new (NULL, func, NULL, user_data, destroy);
+  job->pool = g_object_ref (self);
+  pending = job_make_pending (NULL, job);
 
-      job_reject (self, job);
-      return pending;
-    }
+  worker = pool_submit (self, job);
 
-  /* A worker taken from the pool is not reaped; if something else stops it
-   * meanwhile, the pending says so like for any stopped caller. */
-  return caller_submit (worker, func, user_data, destroy, 0, TRUE);
+  return pending;
 }
 
 /**
