@@ -198,11 +198,21 @@ struct _AgCaller
   int            wake_fd;
   gpointer       wake_tag;
 
-  /* protected by the lock */
+  /* The worker pool of to_thread (), under a lock of its own: workers and
+   * submitters take it for every job, and the caller's own lock is taken
+   * by the caller's loop, which must not wait for them (a GUI thread). */
+  AgMutex        pool_lock;
+  /* protected by the pool lock */
   guint          max_workers;
   guint          n_live_workers;
   guint          max_idle_workers;
   gint64         idle_worker_timeout;  /* µs, 0 for never */
+  GQueue         idle_workers;
+  AgJob         *pool_head;  /* to_thread () jobs waiting for a worker */
+  AgJob        **pool_tail;
+  guint          n_waking;   /* idle workers woken for a job, not yet up */
+
+  /* protected by the lock */
   guint          max_batch_size;
   gint64         max_batch_time;       /* µs */
   GSource       *source;
@@ -213,22 +223,18 @@ struct _AgCaller
   AgJob         *active;
   AgCaller      *parent;
   GPtrArray     *children;
-  GQueue         idle_workers;
-  AgJob         *pool_head;  /* to_thread () jobs waiting for a worker */
-  AgJob        **pool_tail;
-  guint          n_waking;   /* idle workers woken for a job, not yet up */
   GHashTable    *queues;
   gboolean       finish_requested;
 
-  /* protected by the parent's lock: when this worker went idle, whether
-   * its idle timer is set */
+  /* protected by the parent's pool lock: when this worker went idle,
+   * whether its idle timer is set */
   gint64         idle_since;
   gboolean       reaper_armed;
-  /* (atomic), written with the parent's lock held: 1 while this worker
-   * has a job of its parent's pool, else 0 */
+  /* (atomic), written with the parent's pool lock held: 1 while this
+   * worker has a job of its parent's pool, else 0 */
   gint           pool_jobs;
-  /* (atomic), written with the parent's lock held: woken from idle for a
-   * job, and not dispatching yet */
+  /* (atomic), written with the parent's pool lock held: woken from idle
+   * for a job, and not dispatching yet */
   gint           pool_waking;
   /* immutable after construction: a worker's idle timer on its context */
   GSource       *reaper;
@@ -265,6 +271,8 @@ static GParamSpec *properties[N_PROPS];
 
 #define ag_caller_lock(self)   ag_mutex_lock (&(self)->lock)
 #define ag_caller_unlock(self) ag_mutex_unlock (&(self)->lock)
+#define ag_pool_lock(self)     ag_mutex_lock (&(self)->pool_lock)
+#define ag_pool_unlock(self)   ag_mutex_unlock (&(self)->pool_lock)
 
 /* The registry: every caller not yet stopped, by id (owning a reference),
  * and the callers of get_current() and new_thread(), by context. */
@@ -399,11 +407,11 @@ job_finished (gpointer data)
   if (job->pool != NULL)
     {
       /* No worker has it yet: the pool drops it, unrun. */
-      ag_caller_lock (job->pool);
+      ag_pool_lock (job->pool);
       self = job->caller;
       if (self == NULL)
         job->pool_done = TRUE;
-      ag_caller_unlock (job->pool);
+      ag_pool_unlock (job->pool);
 
       if (self == NULL)
         {
@@ -1299,10 +1307,12 @@ caller_new (GMainContext *context,
 
   if (parent != NULL)
     {
-      ag_caller_lock (parent);
+      ag_pool_lock (parent);
       self->max_workers = parent->max_workers;
       self->max_idle_workers = parent->max_idle_workers;
       self->idle_worker_timeout = parent->idle_worker_timeout;
+      ag_pool_unlock (parent);
+      ag_caller_lock (parent);
       self->max_batch_size = parent->max_batch_size;
       self->max_batch_time = parent->max_batch_time;
       ag_caller_unlock (parent);
@@ -1398,7 +1408,7 @@ reaper_dispatch (GSource     *source,
   if (parent == NULL)
     return G_SOURCE_CONTINUE;
 
-  ag_caller_lock (parent);
+  ag_pool_lock (parent);
   worker->reaper_armed = FALSE;
   if (g_queue_find (&parent->idle_workers, worker) != NULL &&
       parent->idle_worker_timeout > 0)
@@ -1416,7 +1426,7 @@ reaper_dispatch (GSource     *source,
           g_source_set_ready_time (source, due);
         }
     }
-  ag_caller_unlock (parent);
+  ag_pool_unlock (parent);
 
   if (reap)
     {
@@ -1552,7 +1562,7 @@ pool_wake_next (AgCaller *self)
   AgJob *next = NULL;
   AgJob *drop = NULL;
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING &&
       self->n_waking == 0 && self->idle_workers.length > 0 &&
       (next = pool_pop_unlocked (self, &drop)) != NULL)
@@ -1560,7 +1570,7 @@ pool_wake_next (AgCaller *self)
       worker = pool_wake_idle_unlocked (self);
       pool_assign_unlocked (worker, next);
     }
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   pool_drop (drop);
 
@@ -1585,9 +1595,9 @@ pool_woken (AgCaller *worker)
   if (parent == NULL)
     return;
 
-  ag_caller_lock (parent);
+  ag_pool_lock (parent);
   pool_woken_unlocked (parent, worker);
-  ag_caller_unlock (parent);
+  ag_pool_unlock (parent);
 
   pool_wake_next (parent);
 }
@@ -1612,7 +1622,7 @@ worker_return_to_pool (AgCaller *worker)
   if (parent == NULL)
     return;
 
-  ag_caller_lock (parent);
+  ag_pool_lock (parent);
   g_atomic_int_set (&worker->pool_jobs, 0);
   /* Its job was done (cancelled) before the worker woke up for it: the
    * wake-up the waiting jobs counted on may never come. */
@@ -1641,7 +1651,7 @@ worker_return_to_pool (AgCaller *worker)
           deadline = worker->idle_since + parent->idle_worker_timeout;
         }
     }
-  ag_caller_unlock (parent);
+  ag_pool_unlock (parent);
 
   pool_drop (drop);
 
@@ -1671,6 +1681,9 @@ pool_spawn (AgCaller *self)
                           (guint) g_atomic_int_add (&self->n_workers, 1) + 1);
   worker = caller_new_thread (name, self, TRUE);
 
+  /* not in the pool yet: no lock */
+  g_atomic_int_set (&worker->pool_jobs, 1);
+
   ag_caller_lock (self);
   running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
   if (running)
@@ -1678,14 +1691,14 @@ pool_spawn (AgCaller *self)
       if (self->children == NULL)
         self->children = g_ptr_array_new_with_free_func (g_object_unref);
       g_ptr_array_add (self->children, g_object_ref (worker));
-      g_atomic_int_set (&worker->pool_jobs, 1);
     }
-  else
-    self->n_live_workers--;
   ag_caller_unlock (self);
 
   if (!running)
     {
+      ag_pool_lock (self);
+      self->n_live_workers--;
+      ag_pool_unlock (self);
       ag_caller_stop (worker, TRUE);
       g_clear_object (&worker);
     }
@@ -1705,16 +1718,16 @@ pool_pump (AgCaller *self)
     {
       g_autoptr(AgCaller) worker = NULL;
 
-      ag_caller_lock (self);
+      ag_pool_lock (self);
       if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
           self->pool_head == NULL || self->idle_workers.length > 0 ||
           self->n_live_workers >= self->max_workers)
         {
-          ag_caller_unlock (self);
+          ag_pool_unlock (self);
           return;
         }
       self->n_live_workers++;
-      ag_caller_unlock (self);
+      ag_pool_unlock (self);
 
       worker = pool_spawn (self);
       if (worker == NULL)
@@ -1738,7 +1751,7 @@ pool_submit (AgCaller *self,
   gboolean reject = FALSE;
   gboolean drop = FALSE;
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING)
     reject = TRUE;
   else if (job->pool_done)
@@ -1765,7 +1778,7 @@ pool_submit (AgCaller *self,
       *self->pool_tail = job;
       self->pool_tail = &job->pool_next;
     }
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   if (reject)
     {
@@ -1785,12 +1798,12 @@ pool_submit (AgCaller *self,
           job_reject (self, job);
           return NULL;
         }
-      ag_caller_lock (self);
+      ag_pool_lock (self);
       if (job->pool_done)
         drop = TRUE;
       else
         pool_assign_unlocked (worker, job);
-      ag_caller_unlock (self);
+      ag_pool_unlock (self);
       if (drop)
         {
           job_unref (job);
@@ -1941,6 +1954,7 @@ ag_caller_finalize (GObject *object)
     close (self->wake_fd);
 #endif
   ag_mutex_clear (&self->lock);
+  ag_mutex_clear (&self->pool_lock);
 
   G_OBJECT_CLASS (ag_caller_parent_class)->finalize (object);
 }
@@ -2319,6 +2333,7 @@ static void
 ag_caller_init (AgCaller *self)
 {
   ag_mutex_init (&self->lock);
+  ag_mutex_init (&self->pool_lock);
   self->state = AG_CALLER_STATE_RUNNING;
   self->may_sleep = TRUE;
   self->last_push_cpu = -1;
@@ -2468,13 +2483,17 @@ ag_caller_stop (AgCaller *self,
   g_atomic_int_set (&self->state, AG_CALLER_STATE_STOPPING);
   parent = g_steal_pointer (&self->parent);
   children = g_steal_pointer (&self->children);
-  idle = self->idle_workers;
-  g_queue_init (&self->idle_workers);
   queues = g_steal_pointer (&self->queues);
   jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) job_unref);
   for (AgJob *job = self->active; job != NULL; job = job->active_next)
     g_ptr_array_add (jobs, job_ref (job));
-  /* Jobs waiting in the pool: the array takes the queue's references. */
+  ag_caller_unlock (self);
+
+  /* The pool: no job waits or goes to a worker once it is stopping. Jobs
+   * waiting go into the array with the queue's references. */
+  ag_pool_lock (self);
+  idle = self->idle_workers;
+  g_queue_init (&self->idle_workers);
   while (self->pool_head != NULL)
     {
       AgJob *job = self->pool_head;
@@ -2484,7 +2503,7 @@ ag_caller_stop (AgCaller *self,
       g_ptr_array_add (jobs, job);
     }
   self->pool_tail = &self->pool_head;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   g_object_ref (self);
   set_state (self, AG_CALLER_STATE_STOPPING);
@@ -2495,14 +2514,17 @@ ag_caller_stop (AgCaller *self,
       gboolean was_idle;
       gboolean jobs_wait;
 
-      ag_caller_lock (parent);
+      ag_pool_lock (parent);
       was_idle = g_queue_remove (&parent->idle_workers, self);
       pool_woken_unlocked (parent, self);
       if (self->is_worker && parent->n_live_workers > 0)
         parent->n_live_workers--;
+      jobs_wait = self->is_worker && parent->pool_head != NULL;
+      ag_pool_unlock (parent);
+
+      ag_caller_lock (parent);
       if (parent->children != NULL)
         g_ptr_array_remove (parent->children, self);
-      jobs_wait = self->is_worker && parent->pool_head != NULL;
       ag_caller_unlock (parent);
 
       if (was_idle)
@@ -3008,9 +3030,9 @@ ag_caller_get_max_idle_workers (AgCaller *self)
 
   g_return_val_if_fail (AG_IS_CALLER (self), 0);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   value = self->max_idle_workers;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   return value;
 }
@@ -3033,10 +3055,10 @@ ag_caller_set_max_idle_workers (AgCaller *self,
   g_return_if_fail (AG_IS_CALLER (self));
   g_return_if_fail (TRUE);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   changed = self->max_idle_workers != value;
   self->max_idle_workers = value;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   if (changed)
     ag_notify_on_context (self, self->context,
@@ -3060,9 +3082,9 @@ ag_caller_get_max_workers (AgCaller *self)
 
   g_return_val_if_fail (AG_IS_CALLER (self), 0);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   value = self->max_workers;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   return value;
 }
@@ -3086,10 +3108,10 @@ ag_caller_set_max_workers (AgCaller *self,
   g_return_if_fail (AG_IS_CALLER (self));
   g_return_if_fail (value >= 1);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   changed = self->max_workers != value;
   self->max_workers = value;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   /* More room: jobs waiting in the pool start now. */
   pool_pump (self);
@@ -3116,9 +3138,9 @@ ag_caller_get_idle_worker_timeout (AgCaller *self)
 
   g_return_val_if_fail (AG_IS_CALLER (self), 0);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   value = (double) self->idle_worker_timeout / G_USEC_PER_SEC;
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   return value;
 }
@@ -3142,10 +3164,10 @@ ag_caller_set_idle_worker_timeout (AgCaller *self,
   g_return_if_fail (AG_IS_CALLER (self));
   g_return_if_fail (value >= 0 && value < G_MAXINT64 / G_USEC_PER_SEC);
 
-  ag_caller_lock (self);
+  ag_pool_lock (self);
   changed = self->idle_worker_timeout != (gint64) (value * G_USEC_PER_SEC);
   self->idle_worker_timeout = (gint64) (value * G_USEC_PER_SEC);
-  ag_caller_unlock (self);
+  ag_pool_unlock (self);
 
   if (changed)
     ag_notify_on_context (self, self->context,

@@ -72,6 +72,16 @@
  */
 
 
+/* The parts of a pending that most never need (a pending is made per job,
+ * so its size is a job's): made on first use, under the lock. */
+typedef struct
+{
+  char            *cancel_message;
+  GCancellable    *cancellable;
+  gulong           cancellable_handler;
+  GHashTable      *metadata;
+} AgPendingExtra;
+
 struct _AgPending
 {
   GObject          parent_instance;
@@ -105,15 +115,12 @@ struct _AgPending
   GError          *error;
 
   /* protected by the lock */
-  char            *cancel_message;
+  AgPendingExtra  *extra;  /* what few pendings need, made on demand */
   AgCancellerFunc  canceller;
   gpointer         canceller_data;
   GDestroyNotify   canceller_destroy;
   AgCallback      *callbacks;
   AgCallback     **callbacks_tail;
-  GCancellable    *cancellable;
-  gulong           cancellable_handler;
-  GHashTable      *metadata;
 };
 
 G_DEFINE_FINAL_TYPE (AgPending, ag_pending, G_TYPE_OBJECT)
@@ -132,6 +139,18 @@ static GParamSpec *properties[N_PROPS];
 #define ag_pending_unlock(self) ag_mutex_unlock (&(self)->lock)
 
 /* Helpers {{{ */
+
+/* A field of the extra part, or NULL. Must hold the lock. */
+#define EXTRA(self, field) ((self)->extra != NULL ? (self)->extra->field : NULL)
+
+/* The extra part, made if needed. Must hold the lock. */
+static AgPendingExtra *
+extra_unlocked (AgPending *self)
+{
+  if (self->extra == NULL)
+    self->extra = g_new0 (AgPendingExtra, 1);
+  return self->extra;
+}
 
 static inline gboolean
 state_is_done (int state)
@@ -348,8 +367,8 @@ ag_pending_complete (AgPending      *self,
         {
           /* Completing with GIO's cancellation error is cancelling. */
           self->cancelled = TRUE;
-          self->cancel_message = g_strdup (error->message);
-          g_set_object (&cancellable, self->cancellable);
+          extra_unlocked (self)->cancel_message = g_strdup (error->message);
+          g_set_object (&cancellable, EXTRA (self, cancellable));
         }
       self->error = error;
       state = self->cancelled ? AG_PENDING_STATE_CANCELLED
@@ -450,13 +469,13 @@ ag_pending_finalize (GObject *object)
 {
   AgPending *self = (AgPending *) object;
 
-  if (self->cancellable != NULL)
+  if (self->extra != NULL && self->extra->cancellable != NULL)
     {
       /* The handler holds only a weak reference to @self, so it is safe to
        * disconnect even while another thread emits ::cancelled. */
-      g_signal_handler_disconnect (self->cancellable,
-                                   self->cancellable_handler);
-      g_clear_object (&self->cancellable);
+      g_signal_handler_disconnect (self->extra->cancellable,
+                                   self->extra->cancellable_handler);
+      g_clear_object (&self->extra->cancellable);
     }
 
   free_callbacks (g_steal_pointer (&self->callbacks));
@@ -472,8 +491,12 @@ ag_pending_finalize (GObject *object)
     }
 
   g_clear_error (&self->error);
-  g_clear_pointer (&self->cancel_message, g_free);
-  g_clear_pointer (&self->metadata, g_hash_table_unref);
+  if (self->extra != NULL)
+    {
+      g_free (self->extra->cancel_message);
+      g_clear_pointer (&self->extra->metadata, g_hash_table_unref);
+      g_clear_pointer (&self->extra, g_free);
+    }
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->caller);
@@ -958,9 +981,11 @@ ag_pending_read (AgPending  *self,
 
   if (self->cancelled)
     {
-      if (self->cancel_message != NULL && self->cancel_message[0] != '\0')
+      const char *message = EXTRA (self, cancel_message);
+
+      if (message != NULL && message[0] != '\0')
         g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                             self->cancel_message);
+                             message);
       else
         g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                              _("The operation was cancelled"));
@@ -1420,20 +1445,21 @@ ag_pending_cancel_internal (AgPending  *self,
 
   if (message != NULL && message[0] != '\0')
     {
+      AgPendingExtra *extra = extra_unlocked (self);
       char *joined;
 
-      if (self->cancel_message != NULL)
-        joined = g_strconcat (self->cancel_message, "\n", message, NULL);
+      if (extra->cancel_message != NULL)
+        joined = g_strconcat (extra->cancel_message, "\n", message, NULL);
       else
         joined = g_strdup (message);
-      g_free (self->cancel_message);
-      self->cancel_message = joined;
+      g_free (extra->cancel_message);
+      extra->cancel_message = joined;
     }
 
   if (!self->cancelled)
     {
       self->cancelled = TRUE;
-      g_set_object (&cancellable, self->cancellable);
+      g_set_object (&cancellable, EXTRA (self, cancellable));
     }
 
   if (g_atomic_int_get (&self->state) == AG_PENDING_STATE_RUNNING)
@@ -1577,7 +1603,7 @@ ag_pending_dup_cancel_message (AgPending *self)
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
 
   ag_pending_lock (self);
-  message = g_strdup (self->cancel_message);
+  message = g_strdup (EXTRA (self, cancel_message));
   ag_pending_unlock (self);
 
   return message;
@@ -1645,7 +1671,7 @@ ag_pending_set_canceller (AgPending       *self,
 
   if (self->cancelled)
     {
-      message = g_strdup (self->cancel_message);
+      message = g_strdup (EXTRA (self, cancel_message));
       self->canceller_calls++;
       call = TRUE;
     }
@@ -2200,7 +2226,7 @@ ag_pending_get_cancellable (AgPending *self)
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
 
   ag_pending_lock (self);
-  existing = self->cancellable;
+  existing = EXTRA (self, cancellable);
   ag_pending_unlock (self);
 
   if (existing != NULL)
@@ -2217,16 +2243,16 @@ ag_pending_get_cancellable (AgPending *self)
                                    weak_ref, weak_ref_free, 0);
 
   ag_pending_lock (self);
-  if (self->cancellable != NULL)
+  if (EXTRA (self, cancellable) != NULL)
     {
       /* Another thread was first. */
-      existing = self->cancellable;
+      existing = EXTRA (self, cancellable);
       ag_pending_unlock (self);
       g_signal_handler_disconnect (cancellable, handler);
       return existing;
     }
-  self->cancellable = g_object_ref (cancellable);
-  self->cancellable_handler = handler;
+  extra_unlocked (self)->cancellable = g_object_ref (cancellable);
+  self->extra->cancellable_handler = handler;
   cancelled = self->cancelled;
   ag_pending_unlock (self);
 
@@ -2281,22 +2307,22 @@ ag_pending_set_metadata (AgPending    *self,
 
   ag_pending_lock (self);
 
-  if (self->metadata == NULL && copy != NULL)
-    self->metadata = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                            g_free, value_free);
+  if (EXTRA (self, metadata) == NULL && copy != NULL)
+    extra_unlocked (self)->metadata =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
 
-  if (self->metadata != NULL)
+  if (EXTRA (self, metadata) != NULL)
     {
       /* Steal the old entry so that it is freed outside the lock. */
       gpointer k, v;
 
-      if (g_hash_table_steal_extended (self->metadata, key, &k, &v))
+      if (g_hash_table_steal_extended (EXTRA (self, metadata), key, &k, &v))
         {
           old_key = k;
           old = v;
         }
       if (copy != NULL)
-        g_hash_table_insert (self->metadata, g_strdup (key), copy);
+        g_hash_table_insert (EXTRA (self, metadata), g_strdup (key), copy);
     }
 
   ag_pending_unlock (self);
@@ -2332,8 +2358,8 @@ ag_pending_get_metadata (AgPending  *self,
   g_return_val_if_fail (key != NULL, NULL);
 
   ag_pending_lock (self);
-  if (self->metadata != NULL)
-    value = g_hash_table_lookup (self->metadata, key);
+  if (EXTRA (self, metadata) != NULL)
+    value = g_hash_table_lookup (EXTRA (self, metadata), key);
   ag_pending_unlock (self);
 
   return value;
@@ -2365,9 +2391,9 @@ ag_pending_dup_metadata (AgPending  *self,
   g_return_val_if_fail (value != NULL && G_VALUE_TYPE (value) == 0, FALSE);
 
   ag_pending_lock (self);
-  if (self->metadata != NULL)
+  if (EXTRA (self, metadata) != NULL)
     {
-      const GValue *stored = g_hash_table_lookup (self->metadata, key);
+      const GValue *stored = g_hash_table_lookup (EXTRA (self, metadata), key);
 
       if (stored != NULL)
         {
@@ -2409,12 +2435,12 @@ ag_pending_dup_metadata_keys (AgPending *self)
   keys = g_ptr_array_new ();
 
   ag_pending_lock (self);
-  if (self->metadata != NULL)
+  if (EXTRA (self, metadata) != NULL)
     {
       GHashTableIter iter;
       gpointer key;
 
-      g_hash_table_iter_init (&iter, self->metadata);
+      g_hash_table_iter_init (&iter, EXTRA (self, metadata));
       while (g_hash_table_iter_next (&iter, &key, NULL))
         g_ptr_array_add (keys, g_strdup (key));
     }
@@ -2460,8 +2486,9 @@ ag_pending_to_string (AgPending *self)
                             ag_caller_get_name (self->caller));
 
   ag_pending_lock (self);
-  if (self->cancel_message != NULL)
-    g_string_append_printf (str, " cancel=“%s”", self->cancel_message);
+  if (EXTRA (self, cancel_message) != NULL)
+    g_string_append_printf (str, " cancel=“%s”",
+                            self->extra->cancel_message);
   if (state_is_done (state) && self->error != NULL)
     g_string_append_printf (str, " error=“%s”", self->error->message);
   ag_pending_unlock (self);
