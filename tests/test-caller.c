@@ -2687,6 +2687,784 @@ test_to_thread_max_idle_workers (void)
 
 /* }}} */
 
+/* {{{ /Caller/to-thread/pool: the pool's own queue */
+
+/* A job of the pool tests: it says where and in which rank it started,
+ * and a blocker holds its worker until the test releases it. */
+typedef struct
+{
+  gint        *next_rank;      /* (atomic) shared by the jobs of a test */
+  gboolean     blocks;         /* immutable: waits for @release */
+  AgTestLatch  started;        /* 1 once it started */
+  AgTestLatch  release;        /* the test sets it to 1: a blocker returns */
+  AgTestLatch  destroyed;      /* counts the destroy notifies */
+  gint         ran;            /* (atomic) */
+  gint         saw_cancelled;  /* (atomic) its pending was cancelled when
+                                * it returned */
+  /* written by the job before @started, read after it (or once the job's
+   * pending is done) */
+  gint         rank;           /* from 1, in the order the jobs started */
+  GThread     *thread;
+  AgCaller    *worker;         /* owned: the current caller of the job */
+} PoolJob;
+
+static void
+pool_job_init (PoolJob  *job,
+               gint     *next_rank,
+               gboolean  blocks)
+{
+  memset (job, 0, sizeof *job);
+  job->next_rank = next_rank;
+  job->blocks = blocks;
+  ag_test_latch_init (&job->started);
+  ag_test_latch_init (&job->release);
+  ag_test_latch_init (&job->destroyed);
+}
+
+static void
+pool_job_clear (PoolJob *job)
+{
+  g_clear_object (&job->worker);
+  ag_test_latch_clear (&job->started);
+  ag_test_latch_clear (&job->release);
+  ag_test_latch_clear (&job->destroyed);
+}
+
+/* Holds a blocker until the test releases it: bounded by twice the test
+ * timeout, so that a test waiting for a job that should run meanwhile fails
+ * first, and says so. */
+static void
+pool_job_block (PoolJob *job)
+{
+  gint64 deadline = g_get_monotonic_time ()
+                    + 2 * (gint64) AG_TEST_TIMEOUT_MSEC
+                      * G_TIME_SPAN_MILLISECOND;
+
+  ag_mutex_lock (&job->release.mutex);
+  while (job->release.value < 1)
+    if (!ag_cond_wait_until (&job->release.cond, &job->release.mutex,
+                             deadline) &&
+        job->release.value < 1)
+      g_error ("a blocking pool job was never released");
+  ag_mutex_unlock (&job->release.mutex);
+}
+
+static AgPending *
+pool_job_run (AgPending *pending,
+              gpointer   data)
+{
+  PoolJob *job = data;
+
+  job->rank = g_atomic_int_add (job->next_rank, 1) + 1;
+  job->thread = g_thread_self ();
+  job->worker = g_object_ref (ag_caller_get_current ());
+  g_atomic_int_inc (&job->ran);
+  ag_test_latch_set (&job->started, 1);
+
+  if (job->blocks)
+    pool_job_block (job);
+  if (ag_pending_is_cancelled (pending))
+    g_atomic_int_inc (&job->saw_cancelled);
+
+  ag_pending_set_int (pending, job->rank);
+  return NULL;
+}
+
+static void
+pool_job_destroy (gpointer data)
+{
+  PoolJob *job = data;
+
+  ag_test_latch_add (&job->destroyed, 1);
+}
+
+static AgPending *
+pool_job_submit (AgCaller *caller,
+                 PoolJob  *job)
+{
+  return ag_caller_to_thread (caller, pool_job_run, job, pool_job_destroy);
+}
+
+/* @job has not started (and so not run) yet. */
+static void
+pool_job_assert_waiting (PoolJob   *job,
+                         AgPending *pending)
+{
+  g_assert_cmpint (g_atomic_int_get (&job->ran), ==, 0);
+  g_assert_cmpint (latch_get (&job->started), ==, 0);
+  g_assert_false (ag_pending_is_done (pending));
+  ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
+}
+
+/* @job ran exactly once, in a worker, and succeeded with its rank. */
+static void
+pool_job_assert_ran (PoolJob   *job,
+                     AgPending *pending)
+{
+  g_autoptr(GError) error = NULL;
+
+  wait_done (pending);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+  g_assert_cmpint (ag_pending_get_int (pending, &error), ==, job->rank);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&job->ran), ==, 1);
+  g_assert_true (job->thread != g_thread_self ());
+  g_assert_true (AG_IS_CALLER (job->worker));
+}
+
+/* @job never ran, and its pending ended cancelled. */
+static void
+pool_job_assert_never_ran (PoolJob   *job,
+                           AgPending *pending)
+{
+  g_assert_true (ag_pending_is_done (pending));
+  ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
+  g_assert_cmpint (g_atomic_int_get (&job->ran), ==, 0);
+  g_assert_cmpint (latch_get (&job->started), ==, 0);
+}
+
+/* The destroy notify of @job ran (bounded wait), exactly once. */
+static void
+pool_job_assert_destroyed (PoolJob *job)
+{
+  ag_test_latch_wait (&job->destroyed, 1);
+  g_assert_cmpint (latch_get (&job->destroyed), ==, 1);
+}
+
+#define N_WAITING 4
+
+static void
+test_to_thread_pool_first_free_worker (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  AgPending *blocked[2];
+  AgPending *queued[N_WAITING];
+  PoolJob blockers[2];
+  PoolJob waiting[N_WAITING];
+  gint next_rank = 0;
+
+  thread_check_begin (&check);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 2);
+  g_assert_cmpuint (ag_caller_get_max_workers (parent), ==, 2);
+
+  /* Two jobs that block hold the two workers */
+  for (guint i = 0; i < 2; i++)
+    {
+      pool_job_init (&blockers[i], &next_rank, TRUE);
+      blocked[i] = pool_job_submit (parent, &blockers[i]);
+    }
+  for (guint i = 0; i < 2; i++)
+    ag_test_latch_wait (&blockers[i].started, 1);
+  g_assert_true (blockers[0].thread != blockers[1].thread);
+  g_assert_true (blockers[0].worker != blockers[1].worker);
+  g_assert_cmpuint (n_children (parent), ==, 2);
+
+  /* With max-workers busy, more jobs wait in the pool's queue: they do not
+   * start, and no third worker is made */
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_init (&waiting[i], &next_rank, FALSE);
+      queued[i] = pool_job_submit (parent, &waiting[i]);
+    }
+  g_assert_cmpuint (n_children (parent), ==, 2);
+  for (guint i = 0; i < N_WAITING; i++)
+    pool_job_assert_waiting (&waiting[i], queued[i]);
+  g_assert_false (ag_pending_is_done (blocked[0]));
+  g_assert_false (ag_pending_is_done (blocked[1]));
+
+  /* The second blocker returns: its worker takes the waiting jobs, in the
+   * order they came, while the first blocker still holds the other worker
+   * (a job never waits behind a blocked one while a worker is free) */
+  ag_test_latch_set (&blockers[1].release, 1);
+  pool_job_assert_ran (&blockers[1], blocked[1]);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_assert_ran (&waiting[i], queued[i]);
+      g_assert_cmpint (waiting[i].rank, ==, 3 + (gint) i);
+      g_assert_true (waiting[i].thread == blockers[1].thread);
+      g_assert_true (waiting[i].worker == blockers[1].worker);
+    }
+  g_assert_false (ag_pending_is_done (blocked[0]));
+  g_assert_cmpint (g_atomic_int_get (&blockers[0].ran), ==, 1);
+  g_assert_cmpuint (n_children (parent), ==, 2);
+
+  ag_test_latch_set (&blockers[0].release, 1);
+  pool_job_assert_ran (&blockers[0], blocked[0]);
+  g_assert_cmpuint (n_children (parent), ==, 2);
+
+  for (guint i = 0; i < 2; i++)
+    pool_job_assert_destroyed (&blockers[i]);
+  for (guint i = 0; i < N_WAITING; i++)
+    pool_job_assert_destroyed (&waiting[i]);
+
+  stop_and_wait (parent);
+  for (guint i = 0; i < 2; i++)
+    {
+      wait_stopped (blockers[i].worker);
+      g_assert_cmpint (g_atomic_int_get (&blockers[i].saw_cancelled), ==, 0);
+      g_object_unref (blocked[i]);
+      pool_job_clear (&blockers[i]);
+    }
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      g_object_unref (queued[i]);
+      pool_job_clear (&waiting[i]);
+    }
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+static void
+test_to_thread_pool_raise_max_workers (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) blocked = NULL;
+  g_autoptr(AgPending) queued = NULL;
+  PoolJob blocker;
+  PoolJob waiting;
+  gint next_rank = 0;
+
+  thread_check_begin (&check);
+  pool_job_init (&blocker, &next_rank, TRUE);
+  pool_job_init (&waiting, &next_rank, FALSE);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 1);
+
+  /* One worker, busy: the next job waits */
+  blocked = pool_job_submit (parent, &blocker);
+  ag_test_latch_wait (&blocker.started, 1);
+  queued = pool_job_submit (parent, &waiting);
+  g_assert_cmpuint (n_children (parent), ==, 1);
+  pool_job_assert_waiting (&waiting, queued);
+
+  /* Room for one more: a new worker takes it at once, while the blocker
+   * still blocks */
+  ag_caller_set_max_workers (parent, 2);
+  g_assert_cmpuint (ag_caller_get_max_workers (parent), ==, 2);
+  pool_job_assert_ran (&waiting, queued);
+  g_assert_false (ag_pending_is_done (blocked));
+  g_assert_true (waiting.thread != blocker.thread);
+  g_assert_true (waiting.worker != blocker.worker);
+  g_assert_cmpuint (n_children (parent), ==, 2);
+
+  ag_test_latch_set (&blocker.release, 1);
+  pool_job_assert_ran (&blocker, blocked);
+  pool_job_assert_destroyed (&blocker);
+  pool_job_assert_destroyed (&waiting);
+
+  stop_and_wait (parent);
+  wait_stopped (blocker.worker);
+  wait_stopped (waiting.worker);
+
+  pool_job_clear (&blocker);
+  pool_job_clear (&waiting);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+static void
+test_to_thread_pool_cancel_waiting (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) blocked = NULL;
+  g_autoptr(AgPending) cancelled = NULL;
+  g_autoptr(AgPending) queued = NULL;
+  PoolJob blocker;
+  PoolJob dropped;
+  PoolJob waiting;
+  gint next_rank = 0;
+
+  thread_check_begin (&check);
+  pool_job_init (&blocker, &next_rank, TRUE);
+  pool_job_init (&dropped, &next_rank, FALSE);
+  pool_job_init (&waiting, &next_rank, FALSE);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 1);
+
+  blocked = pool_job_submit (parent, &blocker);
+  ag_test_latch_wait (&blocker.started, 1);
+  cancelled = pool_job_submit (parent, &dropped);
+  queued = pool_job_submit (parent, &waiting);
+  pool_job_assert_waiting (&dropped, cancelled);
+  pool_job_assert_waiting (&waiting, queued);
+
+  /* A waiting job that is cancelled ends cancelled at once, with its
+   * worker still busy */
+  g_assert_true (ag_pending_cancel (cancelled, "no longer wanted"));
+  pool_job_assert_never_ran (&dropped, cancelled);
+  g_assert_false (ag_pending_is_done (blocked));
+  pool_job_assert_waiting (&waiting, queued);
+
+  /* The worker, free again, skips it and takes the next one */
+  ag_test_latch_set (&blocker.release, 1);
+  pool_job_assert_ran (&blocker, blocked);
+  pool_job_assert_ran (&waiting, queued);
+  g_assert_cmpint (blocker.rank, ==, 1);
+  g_assert_cmpint (waiting.rank, ==, 2);
+  g_assert_true (waiting.worker == blocker.worker);
+
+  /* It never ran; its data was released once */
+  pool_job_assert_destroyed (&dropped);
+  pool_job_assert_never_ran (&dropped, cancelled);
+  pool_job_assert_destroyed (&blocker);
+  pool_job_assert_destroyed (&waiting);
+
+  stop_and_wait (parent);
+  wait_stopped (blocker.worker);
+  g_assert_cmpint (latch_get (&dropped.destroyed), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&dropped.ran), ==, 0);
+
+  pool_job_clear (&blocker);
+  pool_job_clear (&dropped);
+  pool_job_clear (&waiting);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+static void
+test_to_thread_pool_stop_cancels_waiting (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgCaller) worker = NULL;
+  g_autoptr(GPtrArray) children = NULL;
+  g_autoptr(AgPending) blocked = NULL;
+  g_autoptr(AgPending) cancelled = NULL;
+  AgPending *queued[N_WAITING];
+  PoolJob blocker;
+  PoolJob dropped;
+  PoolJob waiting[N_WAITING];
+  gint next_rank = 0;
+
+  thread_check_begin (&check);
+  pool_job_init (&blocker, &next_rank, TRUE);
+  pool_job_init (&dropped, &next_rank, FALSE);
+
+  context = ag_test_push_context ();
+  parent = g_object_ref (ag_caller_get_current ());
+  ag_caller_set_max_workers (parent, 1);
+
+  /* One busy worker, jobs waiting, one of them cancelled already */
+  blocked = pool_job_submit (parent, &blocker);
+  ag_test_latch_wait (&blocker.started, 1);
+  cancelled = pool_job_submit (parent, &dropped);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_init (&waiting[i], &next_rank, FALSE);
+      queued[i] = pool_job_submit (parent, &waiting[i]);
+    }
+  g_assert_true (ag_pending_cancel (cancelled, "no longer wanted"));
+  pool_job_assert_never_ran (&dropped, cancelled);
+  for (guint i = 0; i < N_WAITING; i++)
+    pool_job_assert_waiting (&waiting[i], queued[i]);
+  children = ag_caller_dup_children (parent);
+  g_assert_cmpuint (children->len, ==, 1);
+  worker = g_object_ref (g_ptr_array_index (children, 0));
+  g_assert_true (worker == blocker.worker);
+
+  /* Stopping the parent: the waiting jobs end cancelled at once, the
+   * running one is asked to stop and ends when it returns */
+  ag_caller_stop (parent, TRUE);
+  for (guint i = 0; i < N_WAITING; i++)
+    pool_job_assert_never_ran (&waiting[i], queued[i]);
+  g_assert_true (ag_pending_is_cancelled (blocked));
+  g_assert_false (ag_pending_is_done (blocked));
+
+  ag_test_latch_set (&blocker.release, 1);
+  wait_done (blocked);
+  ag_test_assert_state (blocked, AG_PENDING_STATE_CANCELLED);
+  g_assert_cmpint (g_atomic_int_get (&blocker.saw_cancelled), ==, 1);
+  wait_stopped (worker);
+  wait_stopped (parent);
+
+  /* None of them ran, not even once the worker was free; each one's data
+   * was released once */
+  pool_job_assert_destroyed (&blocker);
+  pool_job_assert_destroyed (&dropped);
+  pool_job_assert_never_ran (&dropped, cancelled);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_assert_destroyed (&waiting[i]);
+      pool_job_assert_never_ran (&waiting[i], queued[i]);
+      g_object_unref (queued[i]);
+      pool_job_clear (&waiting[i]);
+    }
+  g_assert_cmpint (g_atomic_int_get (&blocker.ran), ==, 1);
+
+  g_object_unref (parent);
+  pool_job_clear (&blocker);
+  pool_job_clear (&dropped);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+static void
+test_to_thread_pool_stop_busy_worker (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgCaller) worker = NULL;
+  g_autoptr(GPtrArray) children = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+  g_autoptr(AgPending) blocked = NULL;
+  AgPending *queued[N_WAITING];
+  PoolJob blocker;
+  PoolJob waiting[N_WAITING];
+  gint next_rank = 0;
+
+  thread_check_begin (&check);
+  pool_job_init (&blocker, &next_rank, TRUE);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 1);
+
+  blocked = pool_job_submit (parent, &blocker);
+  ag_test_latch_wait (&blocker.started, 1);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_init (&waiting[i], &next_rank, FALSE);
+      queued[i] = pool_job_submit (parent, &waiting[i]);
+    }
+  for (guint i = 0; i < N_WAITING; i++)
+    pool_job_assert_waiting (&waiting[i], queued[i]);
+  children = ag_caller_dup_children (parent);
+  g_assert_cmpuint (children->len, ==, 1);
+  worker = g_object_ref (g_ptr_array_index (children, 0));
+  g_assert_true (worker == blocker.worker);
+
+  /* The busy worker is stopped by hand: it leaves the pool, its job is
+   * asked to stop; the waiting jobs go to a new worker, in order, while
+   * the old one still blocks */
+  ag_caller_stop (worker, TRUE);
+  g_assert_true (ag_pending_is_cancelled (blocked));
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_assert_ran (&waiting[i], queued[i]);
+      g_assert_cmpint (waiting[i].rank, ==, 2 + (gint) i);
+      g_assert_true (waiting[i].worker != worker);
+      g_assert_true (waiting[i].thread != blocker.thread);
+      g_assert_true (waiting[i].worker == waiting[0].worker);
+    }
+  g_assert_false (ag_pending_is_done (blocked));
+  after = ag_caller_dup_children (parent);
+  g_assert_cmpuint (after->len, ==, 1);
+  g_assert_true (array_contains (after, waiting[0].worker));
+  g_assert_false (array_contains (after, worker));
+
+  ag_test_latch_set (&blocker.release, 1);
+  wait_done (blocked);
+  ag_test_assert_state (blocked, AG_PENDING_STATE_CANCELLED);
+  g_assert_cmpint (g_atomic_int_get (&blocker.saw_cancelled), ==, 1);
+  wait_stopped (worker);
+  pool_job_assert_destroyed (&blocker);
+
+  stop_and_wait (parent);
+  wait_stopped (waiting[0].worker);
+  for (guint i = 0; i < N_WAITING; i++)
+    {
+      pool_job_assert_destroyed (&waiting[i]);
+      g_object_unref (queued[i]);
+      pool_job_clear (&waiting[i]);
+    }
+
+  pool_job_clear (&blocker);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+#define N_CHAIN 3
+
+static void
+test_to_thread_pool_idle_wake_chain (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) pause = NULL;
+  g_autoptr(AgPending) last = NULL;
+  AgPending *primed[N_CHAIN];
+  AgPending *blocked[N_CHAIN];
+  PoolJob primers[N_CHAIN];
+  PoolJob blockers[N_CHAIN];
+  PoolJob tail;
+  gint next_rank = 0;
+  Probe probe;
+
+  thread_check_begin (&check);
+  probe_init (&probe);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, N_CHAIN + 1);
+
+  /* N_CHAIN + 1 workers, then all idle */
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      pool_job_init (&primers[i], &next_rank, TRUE);
+      primed[i] = pool_job_submit (parent, &primers[i]);
+    }
+  pool_job_init (&tail, &next_rank, TRUE);
+  last = pool_job_submit (parent, &tail);
+  for (guint i = 0; i < N_CHAIN; i++)
+    ag_test_latch_wait (&primers[i].started, 1);
+  ag_test_latch_wait (&tail.started, 1);
+  g_assert_cmpuint (n_children (parent), ==, N_CHAIN + 1);
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      ag_test_latch_set (&primers[i].release, 1);
+      pool_job_assert_ran (&primers[i], primed[i]);
+      pool_job_assert_destroyed (&primers[i]);
+    }
+  ag_test_latch_set (&tail.release, 1);
+  pool_job_assert_ran (&tail, last);
+  pool_job_assert_destroyed (&tail);
+  g_clear_object (&last);
+  pool_job_clear (&tail);
+
+  /* Time for the idle workers' loops to stop spinning and sleep. Not a
+   * synchronisation: what follows must hold either way. */
+  pause = ag_caller_call_later (parent, 0.005, probe_job, &probe, NULL);
+  ag_test_iterate_until_done (context, pause);
+
+  /* Jobs that block, submitted at once to sleeping workers, then one
+   * more: each wake-up is passed on to the next idle worker, so the last
+   * job runs while all the others still block */
+  next_rank = 0;
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      pool_job_init (&blockers[i], &next_rank, TRUE);
+      blocked[i] = pool_job_submit (parent, &blockers[i]);
+    }
+  pool_job_init (&tail, &next_rank, FALSE);
+  last = pool_job_submit (parent, &tail);
+  pool_job_assert_ran (&tail, last);
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      ag_test_latch_wait (&blockers[i].started, 1);
+      g_assert_false (ag_pending_is_done (blocked[i]));
+      g_assert_true (blockers[i].worker != tail.worker);
+      for (guint j = i + 1; j < N_CHAIN; j++)
+        g_assert_true (blockers[i].worker != blockers[j].worker);
+    }
+  g_assert_cmpuint (n_children (parent), ==, N_CHAIN + 1);
+
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      ag_test_latch_set (&blockers[i].release, 1);
+      pool_job_assert_ran (&blockers[i], blocked[i]);
+      pool_job_assert_destroyed (&blockers[i]);
+    }
+  pool_job_assert_destroyed (&tail);
+
+  stop_and_wait (parent);
+  for (guint i = 0; i < N_CHAIN; i++)
+    {
+      wait_stopped (primers[i].worker);
+      g_object_unref (primed[i]);
+      g_object_unref (blocked[i]);
+      pool_job_clear (&primers[i]);
+      pool_job_clear (&blockers[i]);
+    }
+  wait_stopped (tail.worker);
+
+  pool_job_clear (&tail);
+  probe_clear (&probe);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* {{{ Bursts */
+
+typedef struct _Burst Burst;
+
+typedef struct
+{
+  Burst    *burst;
+  gint      value;
+  gint      ran;        /* (atomic) */
+  gint      destroyed;  /* (atomic) */
+  GThread  *thread;     /* read once its pending is done */
+} BurstItem;
+
+struct _Burst
+{
+  GThread     *submitter;  /* immutable */
+  AgMutex      lock;
+  GHashTable  *threads;    /* protected by lock: GThread, the threads that
+                            * ran a job */
+  GHashTable  *workers;    /* protected by lock: AgCaller (owned), the
+                            * workers that ran a job */
+  AgTestLatch  destroyed;  /* counts the destroy notifies */
+};
+
+static AgPending *
+burst_job (AgPending *pending,
+           gpointer   data)
+{
+  BurstItem *item = data;
+  Burst *burst = item->burst;
+  AgCaller *current = ag_caller_get_current ();
+
+  g_atomic_int_inc (&item->ran);
+  item->thread = g_thread_self ();
+
+  ag_mutex_lock (&burst->lock);
+  g_hash_table_add (burst->threads, item->thread);
+  if (!g_hash_table_contains (burst->workers, current))
+    g_hash_table_add (burst->workers, g_object_ref (current));
+  ag_mutex_unlock (&burst->lock);
+
+  ag_pending_set_int (pending, item->value);
+  return NULL;
+}
+
+static void
+burst_destroy (gpointer data)
+{
+  BurstItem *item = data;
+
+  g_atomic_int_inc (&item->destroyed);
+  ag_test_latch_add (&item->burst->destroyed, 1);
+}
+
+/* Submits @n jobs at once to @parent, then checks that each ran once, in
+ * a worker, with its own value. */
+static void
+burst_run (Burst    *burst,
+           AgCaller *parent,
+           guint     n)
+{
+  BurstItem *items = g_new0 (BurstItem, n);
+  AgPending **pendings = g_new0 (AgPending *, n);
+  gint destroyed = latch_get (&burst->destroyed);
+
+  for (guint i = 0; i < n; i++)
+    {
+      items[i].burst = burst;
+      items[i].value = (gint) (i * 7 + 1);
+      pendings[i] = ag_caller_to_thread (parent, burst_job, &items[i],
+                                         burst_destroy);
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      wait_done (pendings[i]);
+      ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
+      g_assert_cmpint (ag_pending_get_int (pendings[i], &error), ==,
+                       items[i].value);
+      g_assert_no_error (error);
+    }
+
+  ag_test_latch_wait (&burst->destroyed, destroyed + (gint) n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpint (g_atomic_int_get (&items[i].ran), ==, 1);
+      g_assert_cmpint (g_atomic_int_get (&items[i].destroyed), ==, 1);
+      g_assert_true (items[i].thread != burst->submitter);
+      g_object_unref (pendings[i]);
+    }
+
+  ag_mutex_lock (&burst->lock);
+  g_assert_cmpuint (g_hash_table_size (burst->threads), >=, 1);
+  g_assert_cmpuint (g_hash_table_size (burst->threads), <=, 2);
+  g_assert_cmpuint (g_hash_table_size (burst->workers), >=, 1);
+  g_assert_cmpuint (g_hash_table_size (burst->workers), <=, 2);
+  ag_mutex_unlock (&burst->lock);
+  g_assert_cmpuint (n_children (parent), <=, 2);
+
+  g_free (pendings);
+  g_free (items);
+}
+
+static void
+test_to_thread_pool_burst (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(GPtrArray) workers = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  guint rounds = ag_test_iterations (10, 100);
+  Burst burst;
+  Probe probe;
+
+  thread_check_begin (&check);
+  probe_init (&probe);
+  burst.submitter = g_thread_self ();
+  ag_mutex_init (&burst.lock);
+  burst.threads = g_hash_table_new (NULL, NULL);
+  burst.workers = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  ag_test_latch_init (&burst.destroyed);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 2);
+
+  /* Far more jobs than workers: most of them wait in the pool's queue */
+  burst_run (&burst, parent, 2000);
+
+  /* Bursts for idle workers: each needs waking them, one wake-up in flight
+   * at a time, passed on by the woken worker to the next */
+  for (guint r = 0; r < rounds; r++)
+    {
+      g_autoptr(AgPending) pause = NULL;
+
+      /* Time for the idle workers' loops to stop spinning and sleep. Not
+       * a synchronisation: the jobs must complete either way. */
+      pause = ag_caller_call_later (parent, 0.005, probe_job, &probe, NULL);
+      ag_test_iterate_until_done (context, pause);
+
+      burst_run (&burst, parent, 200);
+    }
+
+  /* The workers that ran the jobs are those of the pool */
+  workers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, burst.workers);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_autoptr(AgCaller) worker_parent = ag_caller_dup_parent (key);
+
+      g_assert_true (worker_parent == parent);
+      g_ptr_array_add (workers, g_object_ref (key));
+    }
+
+  stop_and_wait (parent);
+  for (guint i = 0; i < workers->len; i++)
+    wait_stopped (g_ptr_array_index (workers, i));
+
+  g_clear_pointer (&workers, g_ptr_array_unref);
+  g_hash_table_unref (burst.threads);
+  g_hash_table_unref (burst.workers);
+  ag_mutex_clear (&burst.lock);
+  ag_test_latch_clear (&burst.destroyed);
+  probe_clear (&probe);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* }}} */
+
+/* }}} */
+
 /* {{{ /Caller/child */
 
 typedef struct
@@ -4578,6 +5356,20 @@ main (int   argc,
                    test_to_thread_idle_reaping);
   g_test_add_func ("/Caller/to-thread/max-idle-workers",
                    test_to_thread_max_idle_workers);
+  g_test_add_func ("/Caller/to-thread/pool/first-free-worker",
+                   test_to_thread_pool_first_free_worker);
+  g_test_add_func ("/Caller/to-thread/pool/raise-max-workers",
+                   test_to_thread_pool_raise_max_workers);
+  g_test_add_func ("/Caller/to-thread/pool/cancel-waiting",
+                   test_to_thread_pool_cancel_waiting);
+  g_test_add_func ("/Caller/to-thread/pool/stop-cancels-waiting",
+                   test_to_thread_pool_stop_cancels_waiting);
+  g_test_add_func ("/Caller/to-thread/pool/stop-busy-worker",
+                   test_to_thread_pool_stop_busy_worker);
+  g_test_add_func ("/Caller/to-thread/pool/burst",
+                   test_to_thread_pool_burst);
+  g_test_add_func ("/Caller/to-thread/pool/idle-wake-chain",
+                   test_to_thread_pool_idle_wake_chain);
   g_test_add_func ("/Caller/child", test_child);
   g_test_add_func ("/Caller/stop/queued-and-running",
                    test_stop_queued_and_running);
