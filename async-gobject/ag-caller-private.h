@@ -15,4 +15,14 @@ gboolean ag_caller_runs_in_this_thread (AgCaller *self);
 /* The largest number of jobs run by one dispatch of @self so far. */
 guint    ag_caller_get_max_dispatched  (AgCaller *self);
 
+AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
+
+gpointer  ag_caller_add_done_on       (AgPending      *pending,
+                                       AgCaller       *caller,
+                                       AgDoneFunc      callback,
+                                       gpointer        user_data,
+                                       GDestroyNotify  destroy);
+void      ag_caller_remove_done_on    (AgPending      *pending,
+                                       gpointer        handle);
+
 G_END_DECLS

@@ -2666,6 +2666,26 @@ ag_caller_get_current (void)
                              g_main_context_get_thread_default () != NULL);
 }
 
+/* The running caller of @context, if it has one (none is made). Returns a
+ * new reference, or NULL. */
+AgCaller *
+ag_caller_dup_for_context (GMainContext *context)
+{
+  AgCaller *self = NULL;
+
+  ag_mutex_lock (&registry_lock);
+  if (context_callers != NULL)
+    self = g_hash_table_lookup (context_callers, context);
+  if (self != NULL &&
+      g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+    g_object_ref (self);
+  else
+    self = NULL;
+  ag_mutex_unlock (&registry_lock);
+
+  return self;
+}
+
 /**
  * ag_caller_get_main:
  *
@@ -4243,11 +4263,23 @@ ag_pending_add_done_callback_on (AgPending      *self,
                                  gpointer        user_data,
                                  GDestroyNotify  destroy)
 {
-  DoneOn *done_on;
-
   g_return_if_fail (AG_IS_PENDING (self));
   g_return_if_fail (AG_IS_CALLER (caller));
   g_return_if_fail (callback != NULL);
+
+  ag_caller_add_done_on (self, caller, callback, user_data, destroy);
+}
+
+/* ag_pending_add_done_callback_on(), returning a handle for
+ * ag_caller_remove_done_on(). */
+gpointer
+ag_caller_add_done_on (AgPending      *self,
+                       AgCaller       *caller,
+                       AgDoneFunc      callback,
+                       gpointer        user_data,
+                       GDestroyNotify  destroy)
+{
+  DoneOn *done_on;
 
   done_on = g_new0 (DoneOn, 1);
   done_on->kind = ITEM_DONE_ON;
@@ -4266,6 +4298,17 @@ ag_pending_add_done_callback_on (AgPending      *self,
       done_on_pending_done (self, done_on);
       done_on_unref (done_on);
     }
+
+  return done_on;
+}
+
+/* Removes a callback added with ag_caller_add_done_on() if @pending is not
+ * done yet (else it is delivered as usual); its destroy notify runs. */
+void
+ag_caller_remove_done_on (AgPending *pending,
+                          gpointer   handle)
+{
+  ag_pending_remove_done_callback (pending, done_on_pending_done, handle);
 }
 
 /* }}} */

@@ -1969,6 +1969,7 @@ typedef struct
   gulong        cancelled_id;
   double        seconds;
   gboolean      protect;
+  gpointer      done_on;    /* immutable; see ag_pending_wait_async () */
 } WaitData;
 
 static WaitData *
@@ -2000,7 +2001,9 @@ static void
 wait_data_detach (WaitData *data,
                   gboolean  from_done_callback)
 {
-  if (!from_done_callback)
+  if (!from_done_callback && data->done_on != NULL)
+    ag_caller_remove_done_on (data->pending, data->done_on);
+  else if (!from_done_callback)
     ag_pending_remove_done_callback (data->pending, wait_done_cb, data);
 
   if (data->timeout != NULL)
@@ -2028,6 +2031,25 @@ wait_done_cb (AgPending *pending,
   task = g_steal_pointer (&data->task);
   wait_data_detach (data, TRUE);
   g_task_return_boolean (task, TRUE);
+}
+
+/* The destroy notify of a wait delivered through a caller: if the caller
+ * stopped before it delivered, the wait still ends (the pending is done),
+ * through GTask's own idle source. */
+static void
+wait_done_on_destroy (gpointer user_data)
+{
+  WaitData *data = user_data;
+
+  if (g_atomic_int_compare_and_exchange (&data->finished, 0, 1))
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&data->task);
+
+      wait_data_detach (data, TRUE);
+      g_task_return_boolean (task, TRUE);
+    }
+
+  wait_data_unref (data);
 }
 
 static void
@@ -2114,6 +2136,7 @@ ag_pending_wait_async (AgPending           *self,
                        gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(AgCaller) caller = NULL;
   WaitData *data;
 
   g_return_if_fail (AG_IS_PENDING (self));
@@ -2153,10 +2176,24 @@ ag_pending_wait_async (AgPending           *self,
                                                   wait_data_unref);
     }
 
-  if (!g_atomic_int_get (&data->finished) &&
-      !ag_pending_add_done_callback_if_running (self, wait_done_cb,
-                                                wait_data_ref (data),
-                                                wait_data_unref))
+  caller = ag_caller_dup_for_context (g_task_get_context (task));
+
+  if (g_atomic_int_get (&data->finished))
+    {
+      /* ended at once (a cancellable cancelled already) */
+    }
+  else if (caller != NULL)
+    {
+      /* The context has a caller: the outcome comes back through its queue
+       * (never inline, in bounded batches, no GSource per wait), and GTask
+       * then returns at once, from inside the caller's dispatch. */
+      data->done_on = ag_caller_add_done_on (self, caller, wait_done_cb,
+                                             wait_data_ref (data),
+                                             wait_done_on_destroy);
+    }
+  else if (!ag_pending_add_done_callback_if_running (self, wait_done_cb,
+                                                     wait_data_ref (data),
+                                                     wait_data_unref))
     {
       /* Done already: GTask delivers in a later iteration. */
       wait_done_cb (self, data);

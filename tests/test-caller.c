@@ -3255,8 +3255,9 @@ test_to_thread_pool_idle_wake_chain (void)
   last = pool_job_submit (parent, &tail);
   pool_job_assert_ran (&tail, last);
   for (guint i = 0; i < N_CHAIN; i++)
+    ag_test_latch_wait (&blockers[i].started, 1);
+  for (guint i = 0; i < N_CHAIN; i++)
     {
-      ag_test_latch_wait (&blockers[i].started, 1);
       g_assert_false (ag_pending_is_done (blocked[i]));
       g_assert_true (blockers[i].worker != tail.worker);
       for (guint j = i + 1; j < N_CHAIN; j++)

@@ -2395,6 +2395,38 @@ test_wait_sync_thread (void)
 
 /* {{{ /Pending/wait-async/... */
 
+/* The wait-async tests run twice: on contexts without a caller (GTask
+ * delivers through an idle source per wait), and on contexts with one
+ * (/Pending/wait-async-on-caller/: the outcome comes back through the
+ * caller's queue, and GTask returns from inside its dispatch). */
+static gboolean wait_with_caller;
+
+static GMainContext *
+wait_push_context (void)
+{
+  GMainContext *context = ag_test_push_context ();
+
+  if (wait_with_caller)
+    g_assert_nonnull (ag_caller_get_current ());
+  return context;
+}
+
+static void
+wait_pop_context (GMainContext *context)
+{
+  if (wait_with_caller)
+    {
+      /* the registry's reference may be the last */
+      g_autoptr(AgCaller) caller = g_object_ref (ag_caller_get_current ());
+
+      ag_test_drain (context);
+      ag_caller_stop (caller, TRUE);
+      g_assert_cmpint (ag_caller_get_state (caller), ==,
+                       AG_CALLER_STATE_STOPPED);
+    }
+  ag_test_pop_context (context);
+}
+
 typedef struct
 {
   AgPending    *pending;
@@ -2403,6 +2435,7 @@ typedef struct
   gint          calls;    /* (atomic) */
   gboolean      result;
   GError       *error;
+  gboolean      through_caller;  /* ended by the pending's outcome */
 } WaitData;
 
 static void
@@ -2440,12 +2473,19 @@ wait_cb (GObject      *source,
 
   data->result = ag_pending_wait_finish (data->pending, result, &data->error);
   g_assert_true (data->result == (data->error == NULL));
+
+  /* With a caller on the context, an outcome of the pending (not a timeout
+   * or a cancellable, which end the wait themselves) comes through the
+   * caller's queue: no GSource of its own. */
+  if (wait_with_caller && data->through_caller)
+    g_assert_cmpstr (g_source_get_name (g_main_current_source ()), ==,
+                     "[async-gobject] AgCaller");
 }
 
 static void
 test_wait_async_done (void)
 {
-  GMainContext *context = ag_test_push_context ();
+  GMainContext *context = wait_push_context ();
   AgPending *pending;
   WaitData data;
   const double timeouts[] = { -1.0, 0.0, 10.0 };
@@ -2457,6 +2497,7 @@ test_wait_async_done (void)
       pending = ag_pending_new ();
       g_assert_true (ag_pending_set_int (pending, 1));
       wait_data_init (&data, pending, context);
+      data.through_caller = TRUE;
       ag_pending_wait_async (pending, timeouts[i], FALSE, NULL, wait_cb, &data);
       g_assert_cmpint (data.calls, ==, 0);
       ag_test_iterate_until (context, &data.calls, 1);
@@ -2472,6 +2513,7 @@ test_wait_async_done (void)
                                             io_error (G_IO_ERROR_NOT_FOUND,
                                                       "gone")));
       wait_data_init (&data, pending, context);
+      data.through_caller = TRUE;
       ag_pending_wait_async (pending, timeouts[i], FALSE, NULL, wait_cb, &data);
       g_assert_cmpint (data.calls, ==, 0);
       ag_test_iterate_until (context, &data.calls, 1);
@@ -2486,6 +2528,7 @@ test_wait_async_done (void)
       g_assert_true (ag_pending_cancel (pending, "was cancelled"));
       g_assert_true (ag_pending_set_int (pending, 1));
       wait_data_init (&data, pending, context);
+      data.through_caller = TRUE;
       ag_pending_wait_async (pending, timeouts[i], FALSE, NULL, wait_cb, &data);
       g_assert_cmpint (data.calls, ==, 0);
       ag_test_iterate_until (context, &data.calls, 1);
@@ -2496,13 +2539,13 @@ test_wait_async_done (void)
       g_object_unref (pending);
     }
 
-  ag_test_pop_context (context);
+  wait_pop_context (context);
 }
 
 static void
 test_wait_async_later (void)
 {
-  GMainContext *context = ag_test_push_context ();
+  GMainContext *context = wait_push_context ();
   AgPending *pending;
   WaitData data;
   GThread *thread;
@@ -2510,6 +2553,7 @@ test_wait_async_later (void)
   /* Completed later in this thread */
   pending = ag_pending_new ();
   wait_data_init (&data, pending, context);
+  data.through_caller = TRUE;
   ag_pending_wait_async (pending, -1.0, FALSE, NULL, wait_cb, &data);
   ag_test_drain (context);
   g_assert_cmpint (data.calls, ==, 0);
@@ -2524,6 +2568,7 @@ test_wait_async_later (void)
   /* Failed later, in another thread, with a timeout that does not fire */
   pending = ag_pending_new ();
   wait_data_init (&data, pending, context);
+  data.through_caller = TRUE;
   ag_pending_wait_async (pending, 60.0, FALSE, NULL, wait_cb, &data);
   thread = g_thread_new ("fail", cancel_and_set_in_thread_func, pending);
   g_thread_join (thread);
@@ -2543,6 +2588,7 @@ test_wait_async_later (void)
     for (i = 0; i < G_N_ELEMENTS (more); i++)
       {
         wait_data_init (&more[i], pending, context);
+        more[i].through_caller = TRUE;
         ag_pending_wait_async (pending, -1.0, i == 1, NULL, wait_cb, &more[i]);
       }
     g_assert_true (ag_pending_set_string (pending, "all"));
@@ -2558,7 +2604,7 @@ test_wait_async_later (void)
     g_object_unref (pending);
   }
 
-  ag_test_pop_context (context);
+  wait_pop_context (context);
 }
 
 typedef struct
@@ -2572,7 +2618,7 @@ static gpointer
 wait_async_thread_func (gpointer user_data)
 {
   WaitAsyncThreadData *wat = user_data;
-  GMainContext *context = ag_test_push_context ();
+  GMainContext *context = wait_push_context ();
 
   wait_data_init (&wat->data, wat->pending, context);
   ag_pending_wait_async (wat->pending, -1.0, FALSE, NULL, wait_cb, &wat->data);
@@ -2581,7 +2627,7 @@ wait_async_thread_func (gpointer user_data)
 
   /* the main thread completes the pending; we get the result here */
   ag_test_iterate_until (context, &wat->data.calls, 1);
-  ag_test_pop_context (context);
+  wait_pop_context (context);
   return NULL;
 }
 
@@ -2625,7 +2671,7 @@ test_wait_async_thread (void)
 static void
 test_wait_async_timeout (void)
 {
-  GMainContext *context = ag_test_push_context ();
+  GMainContext *context = wait_push_context ();
   AgPending *pending;
   WaitData data;
   CancellerData canceller;
@@ -2678,13 +2724,13 @@ test_wait_async_timeout (void)
         }
     }
 
-  ag_test_pop_context (context);
+  wait_pop_context (context);
 }
 
 static void
 test_wait_async_cancellable (void)
 {
-  GMainContext *context = ag_test_push_context ();
+  GMainContext *context = wait_push_context ();
   guint protect;
   guint before;
 
@@ -2764,7 +2810,73 @@ test_wait_async_cancellable (void)
     g_object_unref (pending);
   }
 
+  wait_pop_context (context);
+}
+
+/* The caller of the context stops before it delivers: the wait still
+ * ends, once, on the context (GTask's own way). */
+static void
+test_wait_async_caller_stops (void)
+{
+  GMainContext *context = wait_push_context ();
+  g_autoptr(AgCaller) caller = g_object_ref (ag_caller_get_current ());
+  AgPending *pending = ag_pending_new ();
+  AgPending *done = ag_pending_new ();
+  WaitData data;
+  WaitData done_data;
+
+  wait_data_init (&data, pending, context);
+  ag_pending_wait_async (pending, -1.0, FALSE, NULL, wait_cb, &data);
+
+  /* done already: the delivery is queued when the caller stops */
+  g_assert_true (ag_pending_set_int (done, 2));
+  wait_data_init (&done_data, done, context);
+  ag_pending_wait_async (done, -1.0, FALSE, NULL, wait_cb, &done_data);
+
+  ag_caller_stop (caller, TRUE);
+  g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
+  g_assert_true (ag_pending_set_int (pending, 1));
+
+  ag_test_iterate_until (context, &data.calls, 1);
+  ag_test_iterate_until (context, &done_data.calls, 1);
+  g_assert_true (data.result);
+  g_assert_true (done_data.result);
+  ag_test_drain (context);
+  g_assert_cmpint (data.calls, ==, 1);
+  g_assert_cmpint (done_data.calls, ==, 1);
+
+  wait_data_clear (&data);
+  wait_data_clear (&done_data);
+  g_object_unref (pending);
+  g_object_unref (done);
   ag_test_pop_context (context);
+}
+
+static void
+run_wait_test (gconstpointer test)
+{
+  wait_with_caller = FALSE;
+  ((GTestFunc) test) ();
+}
+
+static void
+run_wait_test_on_caller (gconstpointer test)
+{
+  wait_with_caller = TRUE;
+  ((GTestFunc) test) ();
+  wait_with_caller = FALSE;
+}
+
+static void
+add_wait_test (const char *name,
+               GTestFunc   test)
+{
+  g_autofree char *plain = g_strdup_printf ("/Pending/wait-async/%s", name);
+  g_autofree char *on_caller =
+    g_strdup_printf ("/Pending/wait-async-on-caller/%s", name);
+
+  g_test_add_data_func (plain, test, run_wait_test);
+  g_test_add_data_func (on_caller, test, run_wait_test_on_caller);
 }
 
 /* }}} */
@@ -3948,12 +4060,14 @@ main (int   argc,
   g_test_add_func ("/Pending/wait-sync/timeout", test_wait_sync_timeout);
   g_test_add_func ("/Pending/wait-sync/thread", test_wait_sync_thread);
 
-  g_test_add_func ("/Pending/wait-async/done", test_wait_async_done);
-  g_test_add_func ("/Pending/wait-async/later", test_wait_async_later);
-  g_test_add_func ("/Pending/wait-async/thread", test_wait_async_thread);
-  g_test_add_func ("/Pending/wait-async/timeout", test_wait_async_timeout);
-  g_test_add_func ("/Pending/wait-async/cancellable",
-                   test_wait_async_cancellable);
+  add_wait_test ("done", test_wait_async_done);
+  add_wait_test ("later", test_wait_async_later);
+  add_wait_test ("thread", test_wait_async_thread);
+  add_wait_test ("timeout", test_wait_async_timeout);
+  add_wait_test ("cancellable", test_wait_async_cancellable);
+  g_test_add_data_func ("/Pending/wait-async-on-caller/caller-stops",
+                        test_wait_async_caller_stops,
+                        run_wait_test_on_caller);
 
   g_test_add_func ("/Pending/cancellable/follows-pending",
                    test_cancellable_follows_pending);
