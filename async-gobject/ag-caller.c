@@ -663,6 +663,17 @@ typedef struct
   AgCaller *caller;  /* owned: the caller drops the source when it stops */
 } CallerSource;
 
+/* Whether this thread is inside a dispatch of @self (in one of its jobs).
+ *
+ * The source may recurse (see ag_caller_constructed ()), so a loop nested
+ * in a job prepares, checks and may dispatch it: it must not run jobs
+ * then. */
+static inline gboolean
+dispatching_here (AgCaller *self)
+{
+  return g_private_get (&dispatching_caller) == self;
+}
+
 /* Must hold the lock. */
 static gboolean
 caller_ready_unlocked (AgCaller *self,
@@ -816,6 +827,15 @@ caller_source_prepare (GSource *source,
 
   *timeout = -1;
 
+  if (G_UNLIKELY (dispatching_here (self)))
+    {
+      /* A loop nested in one of our jobs: the jobs wait for the outer
+       * dispatch to end, as with any blocked source, without waking this
+       * loop meanwhile. */
+      g_atomic_int_set (&self->may_sleep, FALSE);
+      return FALSE;
+    }
+
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     {
       *timeout = 0;
@@ -856,6 +876,9 @@ caller_source_check (GSource *source)
       (void) eventfd_read (self->wake_fd, &count);
     }
 #endif
+
+  if (G_UNLIKELY (dispatching_here (self)))
+    return FALSE;
 
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
@@ -1057,6 +1080,11 @@ caller_source_dispatch (GSource     *source,
                         gpointer     user_data)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
+
+  /* In a loop nested in one of our jobs, GLib still dispatches a source
+   * whose fd polled readable, whatever check () said: nothing runs. */
+  if (G_UNLIKELY (dispatching_here (self)))
+    return G_SOURCE_CONTINUE;
 
   g_object_ref (self);
   caller_dispatch (self);
@@ -1548,9 +1576,17 @@ static void
 pool_push (AgCaller *worker,
            AgJob    *job)
 {
-  /* @worker stopped meanwhile: the pending says so. */
   if (!caller_push (worker, job, FALSE))
-    job_reject (worker, job);
+    {
+      /* @worker stopped meanwhile (its parent stopping, say): like any job
+       * queued when its caller stops, it never runs and ends cancelled
+       * (AG_ERROR_CLOSED is for a submission to a stopped caller). */
+      g_autofree char *message =
+        g_strdup_printf (_("The caller “%s” was stopped"), worker->name);
+
+      ag_pending_cancel (job->pending, message);
+      job_unref (job);
+    }
 }
 
 /* Wakes an idle worker of @self for the first job waiting in its pool, if
@@ -2107,8 +2143,16 @@ ag_caller_constructed (GObject *object)
 #ifdef HAVE_EVENTFD
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd >= 0)
-    self->wake_tag = g_source_add_unix_fd ((GSource *) source, self->wake_fd,
-                                           G_IO_IN);
+    {
+      self->wake_tag = g_source_add_unix_fd ((GSource *) source,
+                                             self->wake_fd, G_IO_IN);
+      /* GLib blocks a source that cannot recurse while it dispatches, and
+       * blocking one with an fd takes the fd out of the context's poll set
+       * and back in, each time waking the context (a write and a read of
+       * its eventfd per dispatch). prepare () and check () keep the jobs
+       * from running in a nested loop instead. */
+      g_source_set_can_recurse ((GSource *) source, TRUE);
+    }
 #endif
   self->source = (GSource *) source;
   g_source_attach (self->source, self->context);

@@ -5324,6 +5324,121 @@ test_wake_across_cpus (void)
 
 /* }}} */
 
+/* {{{ /Caller/nested-loop */
+
+typedef struct
+{
+  GMainContext *context;      /* the caller's */
+  AgCaller     *caller;
+  AgPending    *from_other;   /* queued by another thread during the loop */
+  gint          later_ran;    /* (atomic) */
+  gint          ran_inside;   /* (atomic) a job ran inside the nested loop */
+  gint          nested_done;  /* (atomic) */
+  gint          timed_out;    /* (atomic) the nested loop's bound */
+} Nested;
+
+static AgPending *
+nested_later_job (AgPending *pending,
+                  gpointer   data)
+{
+  Nested *nested = data;
+
+  if (!g_atomic_int_get (&nested->nested_done))
+    g_atomic_int_inc (&nested->ran_inside);
+  g_atomic_int_inc (&nested->later_ran);
+  return NULL;
+}
+
+static gpointer
+nested_push_thread (gpointer data)
+{
+  Nested *nested = data;
+
+  nested->from_other = ag_caller_call_soon (nested->caller, nested_later_job,
+                                            nested, NULL);
+  return NULL;
+}
+
+/* Runs a loop on its own caller's context, as a modal dialog would, while
+ * jobs are queued to the caller from this thread and from another one:
+ * they run after this job, never inside it. */
+static AgPending *
+nested_outer_job (AgPending *pending,
+                  gpointer   data)
+{
+  Nested *nested = data;
+  GSource *bound = g_timeout_source_new (50);
+  GThread *pusher;
+
+  g_source_set_callback (bound, ag_test_set_flag_cb, &nested->timed_out,
+                         NULL);
+  g_source_attach (bound, nested->context);
+
+  g_object_unref (ag_caller_call_soon (nested->caller, nested_later_job,
+                                       nested, NULL));
+  pusher = g_thread_new ("nested-pusher", nested_push_thread, nested);
+
+  while (!g_atomic_int_get (&nested->timed_out))
+    g_main_context_iteration (nested->context, TRUE);
+
+  g_thread_join (pusher);
+  g_source_destroy (bound);
+  g_source_unref (bound);
+  g_atomic_int_set (&nested->nested_done, 1);
+  return NULL;
+}
+
+static void
+nested_check (Nested    *nested,
+              AgPending *outer)
+{
+  ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
+  g_assert_cmpint (g_atomic_int_get (&nested->later_ran), ==, 2);
+  g_assert_cmpint (g_atomic_int_get (&nested->ran_inside), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&nested->timed_out), ==, 1);
+  g_clear_object (&nested->from_other);
+}
+
+static void
+test_nested_loop (void)
+{
+  ThreadCheck check;
+  Nested nested = { NULL, };
+  g_autoptr(AgPending) outer = NULL;
+  g_autoptr(AgCaller) caller = NULL;
+  GMainContext *context;
+
+  thread_check_begin (&check);
+
+  /* A caller that owns its thread */
+  caller = ag_caller_new_thread ("nested");
+  nested.caller = caller;
+  nested.context = ag_caller_get_context (caller);
+  outer = ag_caller_call_soon (caller, nested_outer_job, &nested, NULL);
+  wait_done (outer);
+  wait_done (nested.from_other);
+  stop_and_wait (caller);
+  nested_check (&nested, outer);
+  g_clear_object (&outer);
+
+  /* A guest, whose host loop runs in this thread */
+  memset (&nested, 0, sizeof nested);
+  context = ag_test_push_context ();
+  nested.caller = ag_caller_get_current ();
+  nested.context = context;
+  outer = ag_caller_call_soon (nested.caller, nested_outer_job, &nested,
+                               NULL);
+  ag_test_iterate_until_done (context, outer);
+  ag_test_iterate_until (context, &nested.later_ran, 2);
+  nested_check (&nested, outer);
+  stop_and_wait (nested.caller);
+  ag_test_pop_context (context);
+
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 int
 main (int   argc,
       char *argv[])
@@ -5379,6 +5494,7 @@ main (int   argc,
   g_test_add_func ("/Caller/stop/after-stop", test_stop_after_stop);
   g_test_add_func ("/Caller/stop/repeated", test_stop_repeated);
   g_test_add_func ("/Caller/deadlock", test_deadlock);
+  g_test_add_func ("/Caller/nested-loop", test_nested_loop);
   g_test_add_func ("/Caller/wake/across-cpus", test_wake_across_cpus);
   g_test_add_func ("/Caller/registry", test_registry);
   g_test_add_func ("/Caller/bad-args", test_bad_args);
