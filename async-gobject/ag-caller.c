@@ -4240,6 +4240,7 @@ typedef struct
   AgDoneFunc      callback;
   gpointer        user_data;
   GDestroyNotify  destroy;    /* cleared once run */
+  gboolean        delivered;  /* in the caller's thread */
 } DoneOn;
 
 static void
@@ -4251,9 +4252,13 @@ done_on_unref (gpointer data)
     return;
 
   /* Never delivered (the caller stopped, or the pending went without being
-   * done): the user data is still released, once. */
+   * done): the user data is still released, once, and the notification
+   * this delivery took over is still emitted. */
   if (done_on->destroy != NULL)
     done_on->destroy (done_on->user_data);
+  if (!done_on->delivered && done_on->pending != NULL &&
+      done_on->node.takes_notify)
+    ag_pending_notify_state (done_on->pending);
   g_clear_object (&done_on->pending);
   g_clear_object (&done_on->caller);
   g_free (done_on);
@@ -4266,9 +4271,12 @@ done_on_deliver (gpointer data)
   DoneOn *done_on = data;
   GDestroyNotify destroy = g_steal_pointer (&done_on->destroy);
 
+  done_on->delivered = TRUE;
   done_on->callback (done_on->pending, done_on->user_data);
   if (destroy != NULL)
     destroy (done_on->user_data);
+  if (done_on->node.takes_notify)
+    ag_pending_notify_state (done_on->pending);
 }
 
 static void
@@ -4332,6 +4340,8 @@ ag_caller_add_done_on (AgPending      *self,
   done_on->node.data = done_on;
   done_on->node.destroy = done_on_unref;
   done_on->node.embedded = TRUE;
+  done_on->node.takes_notify =
+    caller->context == ag_pending_get_context_internal (self);
   done_on->caller = g_object_ref (caller);
   done_on->callback = callback;
   done_on->user_data = user_data;
@@ -4339,6 +4349,8 @@ ag_caller_add_done_on (AgPending      *self,
 
   if (!ag_pending_add_done_node_if_running (self, &done_on->node))
     {
+      /* done long ago: its notification went out then */
+      done_on->node.takes_notify = FALSE;
       done_on_pending_done (self, done_on);
       done_on_unref (done_on);
     }

@@ -23,7 +23,13 @@ struct _AgCallback
   gpointer        data;
   GDestroyNotify  destroy;
   gboolean        embedded;  /* freed by @destroy, not by the pending */
+  /* runs on the pending's own context, which then emits notify::state
+   * (see ag_pending_notify_state()) */
+  gboolean        takes_notify;
 };
+
+GMainContext *ag_pending_get_context_internal (AgPending *self);
+void          ag_pending_notify_state         (AgPending *self);
 
 gboolean ag_pending_add_done_node_if_running (AgPending  *self,
                                               AgCallback *cb);

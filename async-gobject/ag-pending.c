@@ -242,6 +242,23 @@ ag_pending_queue_notify (AgPending *self)
                         &self->notify_queued);
 }
 
+/* The context the pending's notifications belong to. */
+GMainContext *
+ag_pending_get_context_internal (AgPending *self)
+{
+  return self->context;
+}
+
+/* Emits notify::state for the completion, for a done callback that took it
+ * over (AgCallback.takes_notify): in the pending's own context, that is
+ * inline, with no GSource and no lookup of handlers in the completing
+ * thread. */
+void
+ag_pending_notify_state (AgPending *self)
+{
+  ag_pending_queue_notify (self);
+}
+
 static void
 run_callbacks (AgPending  *self,
                AgCallback *callbacks)
@@ -342,6 +359,7 @@ ag_pending_complete (AgPending      *self,
   gpointer canceller_data;
   AgCallback *callbacks;
   AgPendingState state;
+  gboolean notify_taken = FALSE;
 
   ag_pending_lock (self);
 
@@ -399,6 +417,17 @@ ag_pending_complete (AgPending      *self,
    * callback drop the last one its owner had. */
   g_object_ref (self);
 
+  /* A done callback that runs on the pending's own context emits
+   * notify::state there (the first such: the others do not); this thread
+   * then need not look for handlers, under GLib's global signal lock. */
+  for (AgCallback *cb = callbacks; cb != NULL; cb = cb->next)
+    if (cb->takes_notify)
+      {
+        if (notify_taken)
+          cb->takes_notify = FALSE;
+        notify_taken = TRUE;
+      }
+
   if (cancellable != NULL)
     g_cancellable_cancel (cancellable);
 
@@ -409,7 +438,8 @@ ag_pending_complete (AgPending      *self,
 
   run_callbacks (self, callbacks);
 
-  ag_pending_queue_notify (self);
+  if (!notify_taken)
+    ag_pending_queue_notify (self);
 
   g_object_unref (self);
 
@@ -1769,6 +1799,7 @@ ag_pending_add_done_callback_if_running (AgPending      *self,
   cb->data = user_data;
   cb->destroy = destroy;
   cb->embedded = FALSE;
+  cb->takes_notify = FALSE;
 
   if (!ag_pending_add_done_node_if_running (self, cb))
     {

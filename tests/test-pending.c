@@ -2040,6 +2040,86 @@ test_notify_from_thread (void)
 }
 
 static void
+done_count_cb (AgPending *pending,
+               gpointer   user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+}
+
+static void
+notify_source_cb (GObject    *object,
+                  GParamSpec *pspec,
+                  gpointer    user_data)
+{
+  GSource *source = g_main_current_source ();
+
+  if (source != NULL &&
+      g_strcmp0 (g_source_get_name (source), "[async-gobject] AgCaller") == 0)
+    g_atomic_int_inc ((gint *) user_data);
+}
+
+static void
+test_notify_done_on_caller (void)
+{
+  GMainContext *context = ag_test_push_context ();
+  g_autoptr(AgCaller) caller = g_object_ref (ag_caller_get_current ());
+  AgPending *pending = ag_pending_new ();
+  NotifyData data = { g_thread_self (), AG_PENDING_STATE_SUCCEEDED, 0, 0 };
+  gint delivered = 0;
+  gint through_caller = 0;
+  GThread *thread;
+
+  /* Done callbacks on the caller of the pending's own context: the first
+   * emits notify::state there, once, from the caller's dispatch (no source
+   * of its own, no lookup of handlers in the worker) */
+  g_signal_connect (pending, "notify::state", G_CALLBACK (notify_state_cb),
+                    &data);
+  g_signal_connect (pending, "notify::state", G_CALLBACK (notify_source_cb),
+                    &through_caller);
+  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
+                                   NULL);
+  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
+                                   NULL);
+  thread = g_thread_new ("notify", set_int_in_thread_func, pending);
+  g_thread_join (thread);
+  g_assert_cmpint (data.calls, ==, 0);
+  ag_test_iterate_until (context, &delivered, 2);
+  ag_test_drain (context);
+  g_assert_cmpint (data.calls, ==, 1);
+  g_assert_cmpint (data.final_seen, ==, 1);
+  g_assert_cmpint (through_caller, ==, 1);
+
+  /* One added once it is done: no notification again */
+  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
+                                   NULL);
+  ag_test_iterate_until (context, &delivered, 3);
+  ag_test_drain (context);
+  g_assert_cmpint (data.calls, ==, 1);
+  g_object_unref (pending);
+
+  /* The caller stops before it delivers: the callback never runs, the
+   * notification still comes, once */
+  pending = ag_pending_new ();
+  data.calls = 0;
+  data.final_seen = 0;
+  g_signal_connect (pending, "notify::state", G_CALLBACK (notify_state_cb),
+                    &data);
+  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
+                                   NULL);
+  ag_caller_stop (caller, TRUE);
+  g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
+  thread = g_thread_new ("notify", set_int_in_thread_func, pending);
+  g_thread_join (thread);
+  ag_test_iterate_until (context, &data.final_seen, 1);
+  ag_test_drain (context);
+  g_assert_cmpint (data.calls, ==, 1);
+  g_assert_cmpint (delivered, ==, 3);
+  g_object_unref (pending);
+
+  ag_test_pop_context (context);
+}
+
+static void
 test_notify_default_context (void)
 {
   AgPending *pending;
@@ -4049,6 +4129,8 @@ main (int   argc,
                    test_done_callbacks_thread);
 
   g_test_add_func ("/Pending/notify/from-thread", test_notify_from_thread);
+  g_test_add_func ("/Pending/notify/done-on-caller",
+                   test_notify_done_on_caller);
   g_test_add_func ("/Pending/notify/default-context",
                    test_notify_default_context);
   g_test_add_func ("/Pending/notify/owner", test_notify_owner);
