@@ -17,11 +17,12 @@ guint    ag_caller_get_max_dispatched  (AgCaller *self);
 
 AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
 
-gpointer  ag_caller_add_done_on       (AgPending      *pending,
+void      ag_caller_add_done_on       (AgPending      *pending,
                                        AgCaller       *caller,
                                        AgDoneFunc      callback,
                                        gpointer        user_data,
-                                       GDestroyNotify  destroy);
+                                       GDestroyNotify  destroy,
+                                       gpointer       *handle);
 void      ag_caller_remove_done_on    (AgPending      *pending,
                                        gpointer        handle);
 

@@ -126,6 +126,8 @@ struct _AgJob
   AgJob          *pool_next;  /* protected by the pool's lock */
   gboolean        pool_done;  /* protected by the pool's lock: done before
                                * a worker took it */
+  gint            pool_slot;  /* (atomic): holds its worker's place in the
+                               * pool, until it is done or stops running */
 
   /* immutable after submission (pool jobs: once a worker took them, set
    * with the pool's lock held) */
@@ -302,6 +304,8 @@ thread_serial (void)
 }
 
 static void ag_caller_finish_stop (AgCaller *self);
+static gboolean has_done_on_unlocked (AgCaller *self);
+static void nested_dispatch       (AgCaller *self);
 static void run_job               (AgCaller *self,
                                    AgJob    *job);
 
@@ -394,6 +398,17 @@ static void done_on_deliver (gpointer data);
 static void follow_done_cb (AgPending *followed,
                             gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
+
+/* The pool job @job no longer needs the thread of @worker (done, or it
+ * returned and waits for something else): the worker takes the next job,
+ * or goes idle. Once per job. */
+static void
+pool_release_slot (AgCaller *worker,
+                   AgJob    *job)
+{
+  if (g_atomic_int_compare_and_exchange (&job->pool_slot, 1, 0))
+    worker_return_to_pool (worker);
+}
 static void pool_woken            (AgCaller *worker);
 
 /* The canceller's destroy notify: the job's pending is done. It runs before
@@ -436,7 +451,7 @@ job_finished (gpointer data)
     keyq_item_finished (job);
 
   if (job->pool != NULL)
-    worker_return_to_pool (self);
+    pool_release_slot (self, job);
 
   job_unref (job);
 }
@@ -605,6 +620,10 @@ run_job (AgCaller *self,
   else if (result == job->pending)
     {
       g_atomic_int_set (&job->phase, JOB_LATER);
+      /* The thread is free: a pool job that awaits another (a to_thread
+       * job, say) must not keep its worker from the pool meanwhile. */
+      if (job->pool != NULL)
+        pool_release_slot (self, job);
       g_object_unref (result);
     }
   else if (!AG_IS_PENDING (result))
@@ -618,6 +637,8 @@ run_job (AgCaller *self,
     {
       job->followed = result;
       g_atomic_int_set (&job->phase, JOB_FOLLOWING);
+      if (job->pool != NULL)
+        pool_release_slot (self, job);
 
       /* A cancellation that came while the job ran reached no one yet. */
       if (ag_pending_is_cancelled (job->pending))
@@ -666,8 +687,11 @@ typedef struct
 /* Whether this thread is inside a dispatch of @self (in one of its jobs).
  *
  * The source may recurse (see ag_caller_constructed ()), so a loop nested
- * in a job prepares, checks and may dispatch it: it must not run jobs
- * then. */
+ * in a job (a modal dialog's, a synchronous wait's) prepares, checks and
+ * dispatches it. Jobs never run there: they wait for the job that runs the
+ * loop to return. Done callbacks (add_done_callback_on (), and with them
+ * notify::state and wait_async () deliveries) do, as a GSource's callback
+ * would. */
 static inline gboolean
 dispatching_here (AgCaller *self)
 {
@@ -827,15 +851,6 @@ caller_source_prepare (GSource *source,
 
   *timeout = -1;
 
-  if (G_UNLIKELY (dispatching_here (self)))
-    {
-      /* A loop nested in one of our jobs: the jobs wait for the outer
-       * dispatch to end, as with any blocked source, without waking this
-       * loop meanwhile. */
-      g_atomic_int_set (&self->may_sleep, FALSE);
-      return FALSE;
-    }
-
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     {
       *timeout = 0;
@@ -845,6 +860,18 @@ caller_source_prepare (GSource *source,
   /* From here on a push wakes the loop: either the push sees this (both
    * are sequentially consistent) or what follows sees the push. */
   g_atomic_int_set (&self->may_sleep, TRUE);
+
+  if (G_UNLIKELY (dispatching_here (self)))
+    {
+      /* A loop nested in one of our jobs: only done callbacks run there
+       * (see nested_dispatch ()). */
+      ag_caller_lock (self);
+      ready = has_done_on_unlocked (self);
+      ag_caller_unlock (self);
+      if (ready)
+        *timeout = 0;
+      return ready;
+    }
 
   ag_caller_lock (self);
   ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
@@ -877,11 +904,16 @@ caller_source_check (GSource *source)
     }
 #endif
 
-  if (G_UNLIKELY (dispatching_here (self)))
-    return FALSE;
-
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
+
+  if (G_UNLIKELY (dispatching_here (self)))
+    {
+      ag_caller_lock (self);
+      ready = has_done_on_unlocked (self);
+      ag_caller_unlock (self);
+      return ready;
+    }
 
   ag_caller_lock (self);
   ready = caller_ready_unlocked (self, g_get_monotonic_time (), NULL);
@@ -967,6 +999,59 @@ take_batch_unlocked (AgCaller *self,
   return batch;
 }
 
+/* Whether a done callback is queued. Must hold the lock. */
+static gboolean
+has_done_on_unlocked (AgCaller *self)
+{
+  take_incoming_unlocked (self);
+  for (AgJob *item = self->head; item != NULL; item = item->next)
+    if (item->kind == ITEM_DONE_ON)
+      return TRUE;
+  return FALSE;
+}
+
+/* In a loop nested in one of the caller's jobs: delivers the queued done
+ * callbacks, in order, and leaves the jobs queued, in order. */
+static void
+nested_dispatch (AgCaller *self)
+{
+  AgJob *done_ons = NULL;
+  AgJob **done_ons_tail = &done_ons;
+  AgJob **link;
+
+  ag_caller_lock (self);
+  take_incoming_unlocked (self);
+  link = &self->head;
+  self->tail = &self->head;
+  while (*link != NULL)
+    {
+      AgJob *item = *link;
+
+      if (item->kind == ITEM_DONE_ON)
+        {
+          *link = item->next;
+          item->next = NULL;
+          *done_ons_tail = item;
+          done_ons_tail = &item->next;
+        }
+      else
+        {
+          link = &item->next;
+          self->tail = link;
+        }
+    }
+  ag_caller_unlock (self);
+
+  while (done_ons != NULL)
+    {
+      AgJob *item = done_ons;
+
+      done_ons = item->next;
+      item->next = NULL;
+      run_job (self, item);
+    }
+}
+
 static void
 caller_dispatch (AgCaller *self)
 {
@@ -994,6 +1079,10 @@ caller_dispatch (AgCaller *self)
   previous = g_private_get (&dispatching_caller);
   g_private_set (&dispatching_caller, self);
   g_atomic_int_set (&self->home_thread, thread_serial ());
+  /* Awake: the loop goes through prepare () before it sleeps again (which
+   * check () does not always see: GLib skips it for a source that prepare
+   * found ready). */
+  g_atomic_int_set (&self->may_sleep, FALSE);
 
   if (G_UNLIKELY (g_atomic_int_get (&self->pool_waking)))
     pool_woken (self);
@@ -1033,6 +1122,10 @@ caller_dispatch (AgCaller *self)
 
       if (batch == NULL)
         break;
+
+      /* woken from idle for one of these: pass the wake-up on */
+      if (G_UNLIKELY (g_atomic_int_get (&self->pool_waking)))
+        pool_woken (self);
     }
 
   g_private_set (&dispatching_caller, previous);
@@ -1081,10 +1174,11 @@ caller_source_dispatch (GSource     *source,
 {
   AgCaller *self = ((CallerSource *) source)->caller;
 
-  /* In a loop nested in one of our jobs, GLib still dispatches a source
-   * whose fd polled readable, whatever check () said: nothing runs. */
   if (G_UNLIKELY (dispatching_here (self)))
-    return G_SOURCE_CONTINUE;
+    {
+      nested_dispatch (self);
+      return G_SOURCE_CONTINUE;
+    }
 
   g_object_ref (self);
   caller_dispatch (self);
@@ -1477,6 +1571,7 @@ pool_assign_unlocked (AgCaller *worker,
                       AgJob    *job)
 {
   job->caller = g_object_ref (worker);
+  g_atomic_int_set (&job->pool_slot, 1);
   g_atomic_int_set (&worker->pool_jobs, 1);
 }
 
@@ -1730,11 +1825,9 @@ pool_spawn (AgCaller *self)
     }
   ag_caller_unlock (self);
 
+  /* Stopping it leaves the pool: n_live_workers goes down there. */
   if (!running)
     {
-      ag_pool_lock (self);
-      self->n_live_workers--;
-      ag_pool_unlock (self);
       ag_caller_stop (worker, TRUE);
       g_clear_object (&worker);
     }
@@ -1786,12 +1879,21 @@ pool_submit (AgCaller *self,
   gboolean spawn = FALSE;
   gboolean reject = FALSE;
   gboolean drop = FALSE;
+  gboolean pump = FALSE;
 
   ag_pool_lock (self);
   if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING)
     reject = TRUE;
   else if (job->pool_done)
     drop = TRUE;  /* done already (cancelled by a group, say) */
+  else if (self->pool_head != NULL)
+    {
+      /* Jobs wait already: this one goes after them, and the first of
+       * them starts if a worker can take it. */
+      *self->pool_tail = job;
+      self->pool_tail = &job->pool_next;
+      pump = TRUE;
+    }
   else if ((worker = pool_take_idle_unlocked (self)) != NULL)
     pool_assign_unlocked (worker, job);
   else if (self->idle_workers.length > 0 && self->n_waking > 0)
@@ -1824,6 +1926,11 @@ pool_submit (AgCaller *self,
   if (drop)
     {
       job_unref (job);
+      return NULL;
+    }
+  if (pump)
+    {
+      pool_pump (self);
       return NULL;
     }
   if (spawn)
@@ -4279,6 +4386,15 @@ done_on_deliver (gpointer data)
     ag_pending_notify_state (done_on->pending);
 }
 
+/* Whether the thread-default context of this thread is @context. */
+static gboolean
+context_is_this_threads (GMainContext *context)
+{
+  GMainContext *here = g_main_context_get_thread_default ();
+
+  return context == (here != NULL ? here : g_main_context_default ());
+}
+
 static void
 done_on_pending_done (AgPending *pending,
                       gpointer   data)
@@ -4286,6 +4402,16 @@ done_on_pending_done (AgPending *pending,
   DoneOn *done_on = data;
 
   done_on->pending = g_object_ref (pending);
+
+  /* Done in its own context's thread: the notification this delivery took
+   * over goes out now, inline, as it always does there. */
+  if (done_on->node.takes_notify &&
+      context_is_this_threads (done_on->caller->context))
+    {
+      done_on->node.takes_notify = FALSE;
+      ag_pending_notify_state (pending);
+    }
+
   g_atomic_int_inc (&done_on->ref_count);
   if (!caller_push_item (done_on->caller, (AgJob *) done_on))
     done_on_unref (done_on);
@@ -4303,8 +4429,10 @@ done_on_pending_done (AgPending *pending,
  * Like [method@AsyncGObject.Pending.add_done_callback], but @callback runs
  * in the thread of @caller, through its queue: never inline, not even
  * when @self is done already and @caller is this thread's. This is the one
- * GUI code uses. If @caller stops first, @callback never runs; @destroy
- * always runs once.
+ * GUI code uses. Unlike jobs, done callbacks also run in a loop nested in
+ * one of @caller's jobs (a modal dialog's, a synchronous wait's), as a
+ * GSource's callback would. If @caller stops first, @callback never runs;
+ * @destroy always runs once.
  *
  * Since: 0.1
  */
@@ -4319,21 +4447,25 @@ ag_pending_add_done_callback_on (AgPending      *self,
   g_return_if_fail (AG_IS_CALLER (caller));
   g_return_if_fail (callback != NULL);
 
-  ag_caller_add_done_on (self, caller, callback, user_data, destroy);
+  ag_caller_add_done_on (self, caller, callback, user_data, destroy, NULL);
 }
 
-/* ag_pending_add_done_callback_on(), returning a handle for
- * ag_caller_remove_done_on(). */
-gpointer
+/* ag_pending_add_done_callback_on(). A handle for
+ * ag_caller_remove_done_on() goes to @handle (atomically), before the
+ * callback can run. */
+void
 ag_caller_add_done_on (AgPending      *self,
                        AgCaller       *caller,
                        AgDoneFunc      callback,
                        gpointer        user_data,
-                       GDestroyNotify  destroy)
+                       GDestroyNotify  destroy,
+                       gpointer       *handle)
 {
   DoneOn *done_on;
 
   done_on = g_new0 (DoneOn, 1);
+  if (handle != NULL)
+    g_atomic_pointer_set (handle, done_on);
   done_on->kind = ITEM_DONE_ON;
   done_on->ref_count = 1;
   done_on->node.func = done_on_pending_done;
@@ -4354,8 +4486,6 @@ ag_caller_add_done_on (AgPending      *self,
       done_on_pending_done (self, done_on);
       done_on_unref (done_on);
     }
-
-  return done_on;
 }
 
 /* Removes a callback added with ag_caller_add_done_on() if @pending is not

@@ -2000,7 +2000,7 @@ typedef struct
   gulong        cancelled_id;
   double        seconds;
   gboolean      protect;
-  gpointer      done_on;    /* immutable; see ag_pending_wait_async () */
+  gpointer      done_on;    /* (atomic) set once; see ag_pending_wait_async () */
 } WaitData;
 
 static WaitData *
@@ -2032,8 +2032,10 @@ static void
 wait_data_detach (WaitData *data,
                   gboolean  from_done_callback)
 {
-  if (!from_done_callback && data->done_on != NULL)
-    ag_caller_remove_done_on (data->pending, data->done_on);
+  gpointer done_on = g_atomic_pointer_get (&data->done_on);
+
+  if (!from_done_callback && done_on != NULL)
+    ag_caller_remove_done_on (data->pending, done_on);
   else if (!from_done_callback)
     ag_pending_remove_done_callback (data->pending, wait_done_cb, data);
 
@@ -2216,11 +2218,11 @@ ag_pending_wait_async (AgPending           *self,
   else if (caller != NULL)
     {
       /* The context has a caller: the outcome comes back through its queue
-       * (never inline, in bounded batches, no GSource per wait), and GTask
-       * then returns at once, from inside the caller's dispatch. */
-      data->done_on = ag_caller_add_done_on (self, caller, wait_done_cb,
-                                             wait_data_ref (data),
-                                             wait_done_on_destroy);
+       * (never inline, in bounded batches, no GSource per wait; also in a
+       * loop nested in one of its jobs), and GTask then returns at once,
+       * from inside the caller's dispatch. */
+      ag_caller_add_done_on (self, caller, wait_done_cb, wait_data_ref (data),
+                             wait_done_on_destroy, &data->done_on);
     }
   else if (!ag_pending_add_done_callback_if_running (self, wait_done_cb,
                                                      wait_data_ref (data),
@@ -2229,6 +2231,19 @@ ag_pending_wait_async (AgPending           *self,
       /* Done already: GTask delivers in a later iteration. */
       wait_done_cb (self, data);
       wait_data_unref (data);
+    }
+
+  /* Ended meanwhile by the timeout or the cancellable, in another thread,
+   * perhaps before the callback was there to remove: it goes now (or has
+   * run, and this finds nothing). */
+  if (g_atomic_int_get (&data->finished))
+    {
+      gpointer done_on = g_atomic_pointer_get (&data->done_on);
+
+      if (done_on != NULL)
+        ag_caller_remove_done_on (self, done_on);
+      else
+        ag_pending_remove_done_callback (self, wait_done_cb, data);
     }
 
   wait_data_unref (data);

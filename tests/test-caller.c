@@ -5439,6 +5439,330 @@ test_nested_loop (void)
 
 /* }}} */
 
+/* {{{ /Caller/to-thread/pool/await-pool-job, /Caller/nested-loop/... */
+
+static AgPending *
+await_inner_job (AgPending *pending,
+                 gpointer   data)
+{
+  ag_pending_set_int (pending, GPOINTER_TO_INT (data));
+  return NULL;
+}
+
+typedef struct
+{
+  AgCaller      *pool;
+  AgTestBarrier *all_running;  /* NULL: do not wait for the others */
+  gint           value;
+  gboolean       later;        /* set own pending later, not follow */
+} AwaitOuter;
+
+static void
+await_copy_cb (AgPending *inner,
+               gpointer   data)
+{
+  AgPending *outer = data;
+  g_autoptr(GError) error = NULL;
+  gint64 value = ag_pending_get_int (inner, &error);
+
+  g_assert_no_error (error);
+  ag_pending_set_int (outer, value);
+}
+
+/* Awaits another job of the same pool, which must get a worker although
+ * every worker holds such an outer job. */
+static AgPending *
+await_outer_job (AgPending *pending,
+                 gpointer   data)
+{
+  AwaitOuter *outer = data;
+  AgPending *inner;
+
+  if (outer->all_running != NULL)
+    ag_test_barrier_wait (outer->all_running);
+
+  inner = ag_caller_to_thread (outer->pool, await_inner_job,
+                               GINT_TO_POINTER (outer->value), NULL);
+  if (!outer->later)
+    return inner;  /* follow it */
+
+  ag_pending_add_done_callback (inner, await_copy_cb,
+                                g_object_ref (pending), g_object_unref);
+  g_object_unref (inner);
+  return g_object_ref (pending);  /* set later */
+}
+
+static void
+test_to_thread_pool_await (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  guint n_workers[] = { 1, 3 };
+
+  thread_check_begin (&check);
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+
+  for (guint k = 0; k < G_N_ELEMENTS (n_workers); k++)
+    for (guint later = 0; later < 2; later++)
+      {
+        guint n = n_workers[k];
+        g_autofree AwaitOuter *outers = g_new0 (AwaitOuter, n);
+        g_autofree AgPending **pendings = g_new0 (AgPending *, n);
+        AgTestBarrier all_running;
+
+        /* every worker holds an outer job before any inner one exists */
+        ag_test_barrier_init (&all_running, n);
+        ag_caller_set_max_workers (parent, n);
+        for (guint i = 0; i < n; i++)
+          {
+            outers[i].pool = parent;
+            outers[i].all_running = &all_running;
+            outers[i].value = (gint) (100 * k + 10 * later + i);
+            outers[i].later = later;
+            pendings[i] = ag_caller_to_thread (parent, await_outer_job,
+                                               &outers[i], NULL);
+          }
+        for (guint i = 0; i < n; i++)
+          {
+            g_autoptr(GError) error = NULL;
+
+            wait_done (pendings[i]);
+            g_assert_cmpint (ag_pending_get_int (pendings[i], &error), ==,
+                             outers[i].value);
+            g_assert_no_error (error);
+            g_object_unref (pendings[i]);
+          }
+        g_assert_cmpuint (n_children (parent), <=, n);
+      }
+
+  stop_and_wait (parent);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+typedef struct
+{
+  AgPending   *awaited;
+  AgTestLatch  in_loop;
+  gint         wait_calls;   /* (atomic) */
+  gboolean     wait_ok;
+  GError      *wait_error;
+  gint         notified;     /* (atomic) */
+  gint         timed_out;    /* (atomic) */
+} NestedWait;
+
+static void
+nested_wait_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  NestedWait *nw = data;
+
+  nw->wait_ok = ag_pending_wait_finish (AG_PENDING (source), result,
+                                        &nw->wait_error);
+  g_atomic_int_inc (&nw->wait_calls);
+}
+
+static void
+nested_notify_cb (GObject    *object,
+                  GParamSpec *pspec,
+                  gpointer    data)
+{
+  NestedWait *nw = data;
+
+  if (ag_pending_is_done (AG_PENDING (object)))
+    g_atomic_int_inc (&nw->notified);
+}
+
+static void
+nested_noop_cb (AgPending *pending,
+                gpointer   data)
+{
+}
+
+static gpointer
+nested_complete_thread (gpointer data)
+{
+  NestedWait *nw = data;
+
+  ag_test_latch_wait (&nw->in_loop, 1);
+  ag_pending_set_int (nw->awaited, 7);
+  return NULL;
+}
+
+/* Runs the caller's context until @flag is set, bounded. */
+static void
+nested_loop_until (NestedWait *nw,
+                   gint       *flag)
+{
+  GMainContext *context = g_main_context_get_thread_default ();
+  GSource *bound = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
+
+  g_source_set_callback (bound, ag_test_set_flag_cb, &nw->timed_out, NULL);
+  g_source_attach (bound, context);
+  ag_test_latch_set (&nw->in_loop, 1);
+  while (!g_atomic_int_get (flag) && !g_atomic_int_get (&nw->timed_out))
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (bound);
+  g_source_unref (bound);
+}
+
+/* In a job: wait_async, then a nested loop until the wait ends (the
+ * synchronous-over-asynchronous pattern of a modal dialog). */
+static AgPending *
+nested_wait_job (AgPending *pending,
+                 gpointer   data)
+{
+  NestedWait *nw = data;
+
+  ag_pending_wait_async (nw->awaited, 60.0, FALSE, NULL, nested_wait_cb, nw);
+  nested_loop_until (nw, &nw->wait_calls);
+  return NULL;
+}
+
+/* In a job: a nested loop until notify::state says the pending is done. */
+static AgPending *
+nested_notify_job (AgPending *pending,
+                   gpointer   data)
+{
+  NestedWait *nw = data;
+
+  nested_loop_until (nw, &nw->notified);
+  return NULL;
+}
+
+/* In a job: a nested loop until a wait started before the job ends. */
+static AgPending *
+nested_earlier_wait_job (AgPending *pending,
+                         gpointer   data)
+{
+  NestedWait *nw = data;
+
+  nested_loop_until (nw, &nw->wait_calls);
+  return NULL;
+}
+
+static void
+nested_wait_run (AgJobFunc job)
+{
+  g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-wait");
+  g_autoptr(AgPending) outer = NULL;
+  NestedWait nw = { NULL, };
+  GThread *completer;
+
+  ag_test_latch_init (&nw.in_loop);
+  nw.awaited = ag_pending_new ();
+  completer = g_thread_new ("completer", nested_complete_thread, &nw);
+  outer = ag_caller_call_soon (caller, job, &nw, NULL);
+  wait_done (outer);
+  g_thread_join (completer);
+
+  ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
+  g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
+  g_assert_no_error (nw.wait_error);
+  g_assert_true (nw.wait_ok);
+
+  stop_and_wait (caller);
+  g_clear_error (&nw.wait_error);
+  g_object_unref (nw.awaited);
+  ag_test_latch_clear (&nw.in_loop);
+}
+
+static AgPending *
+start_wait_job (AgPending *pending,
+                gpointer   data)
+{
+  NestedWait *nw = data;
+
+  ag_pending_wait_async (nw->awaited, 60.0, FALSE, NULL, nested_wait_cb, nw);
+  return NULL;
+}
+
+/* Makes the pending to await in the caller's thread (its notifications
+ * belong to the caller's context), with a done callback there. */
+static AgPending *
+add_done_on_job (AgPending *pending,
+                 gpointer   data)
+{
+  NestedWait *nw = data;
+
+  nw->awaited = ag_pending_new ();
+  g_signal_connect (nw->awaited, "notify::state",
+                    G_CALLBACK (nested_notify_cb), nw);
+  ag_pending_add_done_callback_on (nw->awaited, ag_caller_get_current (),
+                                   nested_noop_cb, NULL, NULL);
+  return NULL;
+}
+
+static void
+test_nested_loop_waits (void)
+{
+  ThreadCheck check;
+
+  thread_check_begin (&check);
+
+  /* wait_async inside the job, completed while its nested loop runs: the
+   * wait ends there, with the outcome (not the 60 s timeout) */
+  nested_wait_run (nested_wait_job);
+
+  /* notify::state of a pending with a done callback on this caller,
+   * completed while a job's nested loop runs: heard there */
+  {
+    g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-notify");
+    g_autoptr(AgPending) setup = NULL;
+    g_autoptr(AgPending) outer = NULL;
+    NestedWait nw = { NULL, };
+    GThread *completer;
+
+    ag_test_latch_init (&nw.in_loop);
+    setup = ag_caller_call_soon (caller, add_done_on_job, &nw, NULL);
+    wait_done (setup);
+    completer = g_thread_new ("completer", nested_complete_thread, &nw);
+    outer = ag_caller_call_soon (caller, nested_notify_job, &nw, NULL);
+    wait_done (outer);
+    g_thread_join (completer);
+    g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
+    g_assert_cmpint (g_atomic_int_get (&nw.notified), ==, 1);
+    stop_and_wait (caller);
+    g_object_unref (nw.awaited);
+    ag_test_latch_clear (&nw.in_loop);
+  }
+
+  /* a wait started by an earlier job of the caller, completed while a
+   * later job's nested loop runs: it ends there */
+  {
+    g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-earlier");
+    g_autoptr(AgPending) setup = NULL;
+    g_autoptr(AgPending) outer = NULL;
+    NestedWait nw = { NULL, };
+    GThread *completer;
+
+    ag_test_latch_init (&nw.in_loop);
+    nw.awaited = ag_pending_new ();
+    setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
+    wait_done (setup);
+    completer = g_thread_new ("completer", nested_complete_thread, &nw);
+    outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
+    wait_done (outer);
+    g_thread_join (completer);
+    g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
+    g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
+    g_assert_no_error (nw.wait_error);
+    g_assert_true (nw.wait_ok);
+    stop_and_wait (caller);
+    g_clear_error (&nw.wait_error);
+    g_object_unref (nw.awaited);
+    ag_test_latch_clear (&nw.in_loop);
+  }
+
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 int
 main (int   argc,
       char *argv[])
@@ -5495,6 +5819,9 @@ main (int   argc,
   g_test_add_func ("/Caller/stop/repeated", test_stop_repeated);
   g_test_add_func ("/Caller/deadlock", test_deadlock);
   g_test_add_func ("/Caller/nested-loop", test_nested_loop);
+  g_test_add_func ("/Caller/nested-loop/waits", test_nested_loop_waits);
+  g_test_add_func ("/Caller/to-thread/pool/await-pool-job",
+                   test_to_thread_pool_await);
   g_test_add_func ("/Caller/wake/across-cpus", test_wake_across_cpus);
   g_test_add_func ("/Caller/registry", test_registry);
   g_test_add_func ("/Caller/bad-args", test_bad_args);
