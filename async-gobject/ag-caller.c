@@ -1892,7 +1892,9 @@ pool_submit (AgCaller *self,
        * them starts if a worker can take it. */
       *self->pool_tail = job;
       self->pool_tail = &job->pool_next;
-      pump = TRUE;
+      pump = self->idle_workers.length > 0
+             ? self->n_waking == 0
+             : self->n_live_workers < self->max_workers;
     }
   else if ((worker = pool_take_idle_unlocked (self)) != NULL)
     pool_assign_unlocked (worker, job);
@@ -3573,8 +3575,9 @@ ag_caller_call_direct (AgCaller       *self,
  * @self: a [class@AsyncGObject.Caller]
  * @func: (scope notified) (closure user_data) (destroy destroy): the job
  * @user_data: data for @func
- * @destroy: (nullable): frees @user_data, in the worker's thread, once
- *   @func has returned or will never run
+ * @destroy: (nullable): frees @user_data once @func has returned (in the
+ *   worker's thread) or will never run (in the thread that finds so: a
+ *   worker's, or the one that stops @self)
  *
  * Runs @func in a worker thread: an idle worker of the pool of @self, or a
  * new one while there are fewer than
