@@ -199,6 +199,10 @@ struct _AgCaller
    * finalization, when no thread can push any more */
   int            wake_fd;
   gpointer       wake_tag;
+  /* only the thread dispatching the caller: the rest of the batch being
+   * dispatched, taken off the queue (a loop nested in one of its jobs
+   * delivers the done callbacks in it) */
+  AgJob         *batch;
 
   /* The worker pool of to_thread (), under a lock of its own: workers and
    * submitters take it for every job, and the caller's own lock is taken
@@ -999,10 +1003,14 @@ take_batch_unlocked (AgCaller *self,
   return batch;
 }
 
-/* Whether a done callback is queued. Must hold the lock. */
+/* Whether a done callback waits: in the batch being dispatched (by this
+ * thread) or in the queue. Must hold the lock. */
 static gboolean
 has_done_on_unlocked (AgCaller *self)
 {
+  for (AgJob *item = self->batch; item != NULL; item = item->next)
+    if (item->kind == ITEM_DONE_ON)
+      return TRUE;
   take_incoming_unlocked (self);
   for (AgJob *item = self->head; item != NULL; item = item->next)
     if (item->kind == ITEM_DONE_ON)
@@ -1010,19 +1018,12 @@ has_done_on_unlocked (AgCaller *self)
   return FALSE;
 }
 
-/* In a loop nested in one of the caller's jobs: delivers the queued done
- * callbacks, in order, and leaves the jobs queued, in order. */
-static void
-nested_dispatch (AgCaller *self)
+/* Moves the done callbacks of the list at @link to @tail, in order.
+ * Returns the link of the last item left in the list. */
+static AgJob **
+take_done_ons (AgJob   **link,
+               AgJob  ***tail)
 {
-  AgJob *done_ons = NULL;
-  AgJob **done_ons_tail = &done_ons;
-  AgJob **link;
-
-  ag_caller_lock (self);
-  take_incoming_unlocked (self);
-  link = &self->head;
-  self->tail = &self->head;
   while (*link != NULL)
     {
       AgJob *item = *link;
@@ -1031,15 +1032,29 @@ nested_dispatch (AgCaller *self)
         {
           *link = item->next;
           item->next = NULL;
-          *done_ons_tail = item;
-          done_ons_tail = &item->next;
+          **tail = item;
+          *tail = &item->next;
         }
       else
-        {
-          link = &item->next;
-          self->tail = link;
-        }
+        link = &item->next;
     }
+
+  return link;
+}
+
+/* In a loop nested in one of the caller's jobs: delivers the done
+ * callbacks of the batch being dispatched and of the queue, in order, and
+ * leaves the jobs where they are, in order. */
+static void
+nested_dispatch (AgCaller *self)
+{
+  AgJob *done_ons = NULL;
+  AgJob **done_ons_tail = &done_ons;
+
+  ag_caller_lock (self);
+  take_done_ons (&self->batch, &done_ons_tail);
+  take_incoming_unlocked (self);
+  self->tail = take_done_ons (&self->head, &done_ons_tail);
   ag_caller_unlock (self);
 
   while (done_ons != NULL)
@@ -1073,7 +1088,7 @@ caller_dispatch (AgCaller *self)
     }
   max_batch = self->max_batch_size;
   end = start + self->max_batch_time;
-  batch = take_batch_unlocked (self, start, max_batch);
+  self->batch = take_batch_unlocked (self, start, max_batch);
   ag_caller_unlock (self);
 
   previous = g_private_get (&dispatching_caller);
@@ -1091,12 +1106,12 @@ caller_dispatch (AgCaller *self)
     {
       gint64 now = 0;
 
-      while (batch != NULL &&
+      while (self->batch != NULL &&
              g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
         {
-          AgJob *job = batch;
+          AgJob *job = self->batch;
 
-          batch = job->next;
+          self->batch = job->next;
           job->next = NULL;
 
           run_job (self, job);
@@ -1110,17 +1125,17 @@ caller_dispatch (AgCaller *self)
       /* Work that came meanwhile (a worker's next pool job, results
        * streaming in) runs in the same dispatch, within the same bounds,
        * rather than after another turn of the loop. */
-      if (batch != NULL || n >= max_batch || now >= end ||
+      if (self->batch != NULL || n >= max_batch || now >= end ||
           g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
           g_atomic_pointer_get (&self->incoming) == NULL)
         break;
 
       ag_caller_lock (self);
       if (!self->finish_requested)
-        batch = take_batch_unlocked (self, now, max_batch - n);
+        self->batch = take_batch_unlocked (self, now, max_batch - n);
       ag_caller_unlock (self);
 
-      if (batch == NULL)
+      if (self->batch == NULL)
         break;
 
       /* woken from idle for one of these: pass the wake-up on */
@@ -1129,6 +1144,7 @@ caller_dispatch (AgCaller *self)
     }
 
   g_private_set (&dispatching_caller, previous);
+  batch = g_steal_pointer (&self->batch);
 
   if (batch != NULL)
     {

@@ -5758,6 +5758,42 @@ test_nested_loop_waits (void)
     ag_test_latch_clear (&nw.in_loop);
   }
 
+  /* The same, with the wait's delivery already taken off the queue in the
+   * batch that runs the job with the nested loop (queued behind it while
+   * an earlier job blocked the caller) */
+  {
+    g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-batch");
+    g_autoptr(AgPending) setup = NULL;
+    g_autoptr(AgPending) gate = NULL;
+    g_autoptr(AgPending) outer = NULL;
+    NestedWait nw = { NULL, };
+    Gate gate_data;
+
+    ag_test_latch_init (&nw.in_loop);
+    gate_init (&gate_data);
+    nw.awaited = ag_pending_new ();
+    setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
+    wait_done (setup);
+
+    gate = ag_caller_call_soon (caller, gate_job, &gate_data, NULL);
+    ag_test_latch_wait (&gate_data.started, 1);
+    outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
+    g_assert_true (ag_pending_set_int (nw.awaited, 7));  /* queues the wait's */
+    gate_open (&gate_data);
+
+    wait_done (outer);
+    wait_done (gate);
+    g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
+    g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
+    g_assert_no_error (nw.wait_error);
+    g_assert_true (nw.wait_ok);
+    stop_and_wait (caller);
+    g_clear_error (&nw.wait_error);
+    g_object_unref (nw.awaited);
+    ag_test_latch_clear (&nw.in_loop);
+    gate_clear (&gate_data);
+  }
+
   thread_check_end (&check);
 }
 
