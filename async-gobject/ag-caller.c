@@ -239,6 +239,11 @@ struct _AgCaller
   /* (atomic), written with the parent's pool lock held: 1 while this
    * worker has a job of its parent's pool, else 0 */
   gint           pool_jobs;
+  /* protected by the parent's pool lock: its pool job waits for something
+   * else (it returned a pending to follow, or set its outcome later), so
+   * the worker does not count against max-workers until the job is done;
+   * it keeps the worker, whose loop may be what the job waits on */
+  gboolean       pool_uncounted;
   /* (atomic), written with the parent's pool lock held: woken from idle
    * for a job, and not dispatching yet */
   gint           pool_waking;
@@ -403,9 +408,8 @@ static void follow_done_cb (AgPending *followed,
                             gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
 
-/* The pool job @job no longer needs the thread of @worker (done, or it
- * returned and waits for something else): the worker takes the next job,
- * or goes idle. Once per job. */
+/* The pool job @job is done: its worker takes the next job, or goes idle.
+ * Once per job. */
 static void
 pool_release_slot (AgCaller *worker,
                    AgJob    *job)
@@ -413,6 +417,10 @@ pool_release_slot (AgCaller *worker,
   if (g_atomic_int_compare_and_exchange (&job->pool_slot, 1, 0))
     worker_return_to_pool (worker);
 }
+
+static void pool_job_waits (AgCaller *worker,
+                            AgJob    *job);
+static void pool_pump      (AgCaller *self);
 static void pool_woken            (AgCaller *worker);
 
 /* The canceller's destroy notify: the job's pending is done. It runs before
@@ -624,10 +632,10 @@ run_job (AgCaller *self,
   else if (result == job->pending)
     {
       g_atomic_int_set (&job->phase, JOB_LATER);
-      /* The thread is free: a pool job that awaits another (a to_thread
-       * job, say) must not keep its worker from the pool meanwhile. */
+      /* A pool job that awaits something (another to_thread job, say) no
+       * longer counts against max-workers meanwhile. */
       if (job->pool != NULL)
-        pool_release_slot (self, job);
+        pool_job_waits (self, job);
       g_object_unref (result);
     }
   else if (!AG_IS_PENDING (result))
@@ -642,7 +650,7 @@ run_job (AgCaller *self,
       job->followed = result;
       g_atomic_int_set (&job->phase, JOB_FOLLOWING);
       if (job->pool != NULL)
-        pool_release_slot (self, job);
+        pool_job_waits (self, job);
 
       /* A cancellation that came while the job ran reached no one yet. */
       if (ag_pending_is_cancelled (job->pending))
@@ -1043,27 +1051,52 @@ take_done_ons (AgJob   **link,
 }
 
 /* In a loop nested in one of the caller's jobs: delivers the done
- * callbacks of the batch being dispatched and of the queue, in order, and
- * leaves the jobs where they are, in order. */
+ * callbacks of the batch being dispatched and of the queue, in order, one
+ * at a time (one may run a loop nested in turn, which delivers the rest),
+ * and leaves the jobs where they are, in order. */
 static void
 nested_dispatch (AgCaller *self)
 {
-  AgJob *done_ons = NULL;
-  AgJob **done_ons_tail = &done_ons;
+  guint max;
 
   ag_caller_lock (self);
-  take_done_ons (&self->batch, &done_ons_tail);
-  take_incoming_unlocked (self);
-  self->tail = take_done_ons (&self->head, &done_ons_tail);
+  max = self->max_batch_size;
   ag_caller_unlock (self);
 
-  while (done_ons != NULL)
+  for (guint n = 0; n < max; n++)
     {
-      AgJob *item = done_ons;
+      AgJob *one = NULL;
+      AgJob **one_tail = &one;
 
-      done_ons = item->next;
-      item->next = NULL;
-      run_job (self, item);
+      ag_caller_lock (self);
+      take_done_ons (&self->batch, &one_tail);
+      if (one == NULL)
+        {
+          take_incoming_unlocked (self);
+          self->tail = take_done_ons (&self->head, &one_tail);
+        }
+      ag_caller_unlock (self);
+
+      if (one == NULL)
+        return;
+
+      /* the first goes, the others back where they were */
+      ag_caller_lock (self);
+      if (one->next != NULL)
+        {
+          AgJob *rest = g_steal_pointer (&one->next);
+          AgJob *last = rest;
+
+          while (last->next != NULL)
+            last = last->next;
+          last->next = self->head;
+          if (self->head == NULL)
+            self->tail = &last->next;
+          self->head = rest;
+        }
+      ag_caller_unlock (self);
+
+      run_job (self, one);
     }
 }
 
@@ -1771,6 +1804,11 @@ worker_return_to_pool (AgCaller *worker)
 
   ag_pool_lock (parent);
   g_atomic_int_set (&worker->pool_jobs, 0);
+  if (worker->pool_uncounted)
+    {
+      worker->pool_uncounted = FALSE;
+      parent->n_live_workers++;
+    }
   /* Its job was done (cancelled) before the worker woke up for it: the
    * wake-up the waiting jobs counted on may never come. */
   was_waking = pool_woken_unlocked (parent, worker);
@@ -1811,6 +1849,40 @@ worker_return_to_pool (AgCaller *worker)
     ag_caller_stop (worker, TRUE);
   else if (deadline >= 0)
     g_source_set_ready_time (worker->reaper, deadline);
+}
+
+/* The pool job @job of @worker returned and waits for something else:
+ * the worker stays with it (its loop may be what the job waits on) but no
+ * longer counts against max-workers, so that jobs awaiting other pool jobs
+ * never exhaust the pool; jobs waiting for a worker get a new one. */
+static void
+pool_job_waits (AgCaller *worker,
+                AgJob    *job)
+{
+  g_autoptr(AgCaller) parent = NULL;
+  gboolean pump = FALSE;
+
+  ag_caller_lock (worker);
+  g_set_object (&parent, worker->parent);
+  ag_caller_unlock (worker);
+
+  if (parent == NULL)
+    return;
+
+  ag_pool_lock (parent);
+  /* not if it is done already (and counted again) */
+  if (g_atomic_int_get (&job->pool_slot) == 1 && !worker->pool_uncounted &&
+      g_atomic_int_get (&worker->state) == AG_CALLER_STATE_RUNNING)
+    {
+      worker->pool_uncounted = TRUE;
+      if (parent->n_live_workers > 0)
+        parent->n_live_workers--;
+      pump = parent->pool_head != NULL;
+    }
+  ag_pool_unlock (parent);
+
+  if (pump)
+    pool_pump (parent);
 }
 
 /* Makes a new worker for the pool of @self, which counted it in
@@ -2686,8 +2758,10 @@ ag_caller_stop (AgCaller *self,
       ag_pool_lock (parent);
       was_idle = g_queue_remove (&parent->idle_workers, self);
       pool_woken_unlocked (parent, self);
-      if (self->is_worker && parent->n_live_workers > 0)
+      if (self->is_worker && !self->pool_uncounted &&
+          parent->n_live_workers > 0)
         parent->n_live_workers--;
+      self->pool_uncounted = FALSE;
       jobs_wait = self->is_worker && parent->pool_head != NULL;
       ag_pool_unlock (parent);
 
@@ -4411,7 +4485,12 @@ context_is_this_threads (GMainContext *context)
 {
   GMainContext *here = g_main_context_get_thread_default ();
 
-  return context == (here != NULL ? here : g_main_context_default ());
+  /* Workers and thread callers have a thread-default context: no lock.
+   * Other threads (the GUI's, GIO's pool) own the global default context,
+   * or not. */
+  if (here != NULL)
+    return context == here;
+  return g_main_context_is_owner (context);
 }
 
 static void

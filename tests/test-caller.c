@@ -5492,6 +5492,89 @@ await_outer_job (AgPending *pending,
   return g_object_ref (pending);  /* set later */
 }
 
+typedef struct
+{
+  AgTestLatch returned;   /* the job returned its own pending */
+  GThread    *thread;     /* the job's worker thread */
+  GThread    *timer_thread;
+} LaterOnWorker;
+
+static gboolean
+later_timer_cb (gpointer data)
+{
+  AgPending *pending = data;
+  LaterOnWorker *low = g_object_get_data (G_OBJECT (pending), "low");
+
+  low->timer_thread = g_thread_self ();
+  ag_pending_set_int (pending, 5);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sets its outcome later, from a timer on its worker's own context. */
+static AgPending *
+later_on_worker_job (AgPending *pending,
+                     gpointer   data)
+{
+  LaterOnWorker *low = data;
+  GSource *timer = g_timeout_source_new (20);
+
+  low->thread = g_thread_self ();
+  g_object_set_data (G_OBJECT (pending), "low", low);
+  g_source_set_callback (timer, later_timer_cb, g_object_ref (pending),
+                         g_object_unref);
+  g_source_attach (timer, g_main_context_get_thread_default ());
+  g_source_unref (timer);
+  ag_test_latch_set (&low->returned, 1);
+  return g_object_ref (pending);
+}
+
+static AgPending *
+other_worker_job (AgPending *pending,
+                  gpointer   data)
+{
+  ag_pending_set_int (pending, GPOINTER_TO_INT (g_thread_self () == data));
+  return NULL;
+}
+
+/* A pool job that waits on its worker's own loop keeps that worker (no
+ * other job runs there meanwhile, no idle limit stops it), while it no
+ * longer counts against max-workers. */
+static void
+test_to_thread_pool_later_on_worker (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  LaterOnWorker low = { 0, };
+  g_autoptr(AgPending) later = NULL;
+  g_autoptr(AgPending) other = NULL;
+  g_autoptr(GError) error = NULL;
+
+  thread_check_begin (&check);
+  ag_test_latch_init (&low.returned);
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  ag_caller_set_max_workers (parent, 1);
+  ag_caller_set_max_idle_workers (parent, 0);
+
+  later = ag_caller_to_thread (parent, later_on_worker_job, &low, NULL);
+  ag_test_latch_wait (&low.returned, 1);
+  other = ag_caller_to_thread (parent, other_worker_job, low.thread, NULL);
+
+  wait_done (other);
+  g_assert_cmpint (ag_pending_get_int (other, &error), ==, 0);  /* elsewhere */
+  g_assert_no_error (error);
+  wait_done (later);
+  ag_test_assert_state (later, AG_PENDING_STATE_SUCCEEDED);
+  g_assert_cmpint (ag_pending_get_int (later, &error), ==, 5);
+  g_assert_true (low.timer_thread == low.thread);
+
+  stop_and_wait (parent);
+  ag_test_pop_context (context);
+  ag_test_latch_clear (&low.returned);
+  thread_check_end (&check);
+}
+
 static void
 test_to_thread_pool_await (void)
 {
@@ -5534,7 +5617,9 @@ test_to_thread_pool_await (void)
             g_assert_no_error (error);
             g_object_unref (pendings[i]);
           }
-        g_assert_cmpuint (n_children (parent), <=, n);
+        /* the outer jobs keep their workers (they do not count while they
+         * wait), the inner ones get others */
+        g_assert_cmpuint (n_children (parent), <=, 2 * n);
       }
 
   stop_and_wait (parent);
@@ -5858,6 +5943,8 @@ main (int   argc,
   g_test_add_func ("/Caller/nested-loop/waits", test_nested_loop_waits);
   g_test_add_func ("/Caller/to-thread/pool/await-pool-job",
                    test_to_thread_pool_await);
+  g_test_add_func ("/Caller/to-thread/pool/later-on-worker",
+                   test_to_thread_pool_later_on_worker);
   g_test_add_func ("/Caller/wake/across-cpus", test_wake_across_cpus);
   g_test_add_func ("/Caller/registry", test_registry);
   g_test_add_func ("/Caller/bad-args", test_bad_args);
