@@ -1762,7 +1762,8 @@ pool_wake_next (AgCaller *self)
 }
 
 /* @worker, woken from idle for a job, dispatches: it passes the wake-up on
- * to the next idle worker if jobs wait. */
+ * to the next idle worker if jobs wait, or starts a new worker for them
+ * when none is idle and there is room. */
 static void
 pool_woken (AgCaller *worker)
 {
@@ -1779,7 +1780,7 @@ pool_woken (AgCaller *worker)
   pool_woken_unlocked (parent, worker);
   ag_pool_unlock (parent);
 
-  pool_wake_next (parent);
+  pool_pump (parent);
 }
 
 /* The pool job of @worker is done: it takes the next job waiting in its
@@ -1841,7 +1842,7 @@ worker_return_to_pool (AgCaller *worker)
   pool_drop (drop);
 
   if (was_waking)
-    pool_wake_next (parent);
+    pool_pump (parent);
 
   if (next != NULL)
     pool_push (worker, next);
