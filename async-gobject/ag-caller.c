@@ -236,9 +236,6 @@ struct _AgCaller
    * whether its idle timer is set */
   gint64         idle_since;
   gboolean       reaper_armed;
-  /* (atomic), written with the parent's pool lock held: 1 while this
-   * worker has a job of its parent's pool, else 0 */
-  gint           pool_jobs;
   /* protected by the parent's pool lock: its pool job waits for something
    * else (it returned a pending to follow, or set its outcome later), so
    * the worker does not count against max-workers until the job is done;
@@ -1011,43 +1008,25 @@ take_batch_unlocked (AgCaller *self,
   return batch;
 }
 
+/* The link to the first done callback of the list at @link, or to its
+ * end. */
+static AgJob **
+find_done_on (AgJob **link)
+{
+  while (*link != NULL && (*link)->kind != ITEM_DONE_ON)
+    link = &(*link)->next;
+  return link;
+}
+
 /* Whether a done callback waits: in the batch being dispatched (by this
  * thread) or in the queue. Must hold the lock. */
 static gboolean
 has_done_on_unlocked (AgCaller *self)
 {
-  for (AgJob *item = self->batch; item != NULL; item = item->next)
-    if (item->kind == ITEM_DONE_ON)
-      return TRUE;
+  if (*find_done_on (&self->batch) != NULL)
+    return TRUE;
   take_incoming_unlocked (self);
-  for (AgJob *item = self->head; item != NULL; item = item->next)
-    if (item->kind == ITEM_DONE_ON)
-      return TRUE;
-  return FALSE;
-}
-
-/* Moves the done callbacks of the list at @link to @tail, in order.
- * Returns the link of the last item left in the list. */
-static AgJob **
-take_done_ons (AgJob   **link,
-               AgJob  ***tail)
-{
-  while (*link != NULL)
-    {
-      AgJob *item = *link;
-
-      if (item->kind == ITEM_DONE_ON)
-        {
-          *link = item->next;
-          item->next = NULL;
-          **tail = item;
-          *tail = &item->next;
-        }
-      else
-        link = &item->next;
-    }
-
-  return link;
+  return *find_done_on (&self->head) != NULL;
 }
 
 /* In a loop nested in one of the caller's jobs: delivers the done
@@ -1065,36 +1044,29 @@ nested_dispatch (AgCaller *self)
 
   for (guint n = 0; n < max; n++)
     {
-      AgJob *one = NULL;
-      AgJob **one_tail = &one;
+      AgJob **link;
+      AgJob *one;
 
       ag_caller_lock (self);
-      take_done_ons (&self->batch, &one_tail);
-      if (one == NULL)
+      link = find_done_on (&self->batch);
+      if (*link == NULL)
         {
           take_incoming_unlocked (self);
-          self->tail = take_done_ons (&self->head, &one_tail);
+          link = find_done_on (&self->head);
+          /* the last of the queue: the one before it becomes the last */
+          if (*link != NULL && (*link)->next == NULL)
+            self->tail = link;
+        }
+      one = *link;
+      if (one != NULL)
+        {
+          *link = one->next;
+          one->next = NULL;
         }
       ag_caller_unlock (self);
 
       if (one == NULL)
         return;
-
-      /* the first goes, the others back where they were */
-      ag_caller_lock (self);
-      if (one->next != NULL)
-        {
-          AgJob *rest = g_steal_pointer (&one->next);
-          AgJob *last = rest;
-
-          while (last->next != NULL)
-            last = last->next;
-          last->next = self->head;
-          if (self->head == NULL)
-            self->tail = &last->next;
-          self->head = rest;
-        }
-      ag_caller_unlock (self);
 
       run_job (self, one);
     }
@@ -1621,7 +1593,6 @@ pool_assign_unlocked (AgCaller *worker,
 {
   job->caller = g_object_ref (worker);
   g_atomic_int_set (&job->pool_slot, 1);
-  g_atomic_int_set (&worker->pool_jobs, 1);
 }
 
 /* Takes an idle worker of @self whose loop is awake (spinning for work):
@@ -1675,6 +1646,16 @@ pool_woken_unlocked (AgCaller *self,
   g_atomic_int_set (&worker->pool_waking, FALSE);
   self->n_waking--;
   return TRUE;
+}
+
+/* Puts @job (and its reference) at the end of the jobs waiting in the pool
+ * of @self. Must hold the lock. */
+static void
+pool_append_unlocked (AgCaller *self,
+                      AgJob    *job)
+{
+  *self->pool_tail = job;
+  self->pool_tail = &job->pool_next;
 }
 
 /* Takes the first job waiting in the pool of @self that is not done yet;
@@ -1804,7 +1785,6 @@ worker_return_to_pool (AgCaller *worker)
     return;
 
   ag_pool_lock (parent);
-  g_atomic_int_set (&worker->pool_jobs, 0);
   if (worker->pool_uncounted)
     {
       worker->pool_uncounted = FALSE;
@@ -1902,7 +1882,6 @@ pool_spawn (AgCaller *self)
   worker = caller_new_thread (name, self, TRUE);
 
   /* not in the pool yet: no lock */
-  g_atomic_int_set (&worker->pool_jobs, 1);
 
   ag_caller_lock (self);
   running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
@@ -1979,8 +1958,7 @@ pool_submit (AgCaller *self,
     {
       /* Jobs wait already: this one goes after them, and the first of
        * them starts if a worker can take it. */
-      *self->pool_tail = job;
-      self->pool_tail = &job->pool_next;
+      pool_append_unlocked (self, job);
       pump = self->idle_workers.length > 0
              ? self->n_waking == 0
              : self->n_live_workers < self->max_workers;
@@ -1991,8 +1969,7 @@ pool_submit (AgCaller *self,
     {
       /* A worker is being woken: it wakes the next one for the jobs that
        * wait meanwhile (see pool_woken ()). */
-      *self->pool_tail = job;
-      self->pool_tail = &job->pool_next;
+      pool_append_unlocked (self, job);
     }
   else if ((worker = pool_wake_idle_unlocked (self)) != NULL)
     pool_assign_unlocked (worker, job);
@@ -2004,8 +1981,7 @@ pool_submit (AgCaller *self,
   else
     {
       /* the queue takes the job's reference */
-      *self->pool_tail = job;
-      self->pool_tail = &job->pool_next;
+      pool_append_unlocked (self, job);
     }
   ag_pool_unlock (self);
 

@@ -2028,16 +2028,24 @@ wait_data_unref (gpointer ptr)
 static void wait_done_cb (AgPending *pending,
                           gpointer   user_data);
 
+/* Removes the wait's done callback from the pending, if it has not run. */
+static void
+wait_data_remove_callback (WaitData *data)
+{
+  gpointer done_on = g_atomic_pointer_get (&data->done_on);
+
+  if (done_on != NULL)
+    ag_caller_remove_done_on (data->pending, done_on);
+  else
+    ag_pending_remove_done_callback (data->pending, wait_done_cb, data);
+}
+
 static void
 wait_data_detach (WaitData *data,
                   gboolean  from_done_callback)
 {
-  gpointer done_on = g_atomic_pointer_get (&data->done_on);
-
-  if (!from_done_callback && done_on != NULL)
-    ag_caller_remove_done_on (data->pending, done_on);
-  else if (!from_done_callback)
-    ag_pending_remove_done_callback (data->pending, wait_done_cb, data);
+  if (!from_done_callback)
+    wait_data_remove_callback (data);
 
   if (data->timeout != NULL)
     g_source_destroy (data->timeout);
@@ -2237,14 +2245,7 @@ ag_pending_wait_async (AgPending           *self,
    * perhaps before the callback was there to remove: it goes now (or has
    * run, and this finds nothing). */
   if (g_atomic_int_get (&data->finished))
-    {
-      gpointer done_on = g_atomic_pointer_get (&data->done_on);
-
-      if (done_on != NULL)
-        ag_caller_remove_done_on (self, done_on);
-      else
-        ag_pending_remove_done_callback (self, wait_done_cb, data);
-    }
+    wait_data_remove_callback (data);
 
   wait_data_unref (data);
 }
