@@ -5729,6 +5729,23 @@ nested_earlier_wait_job (AgPending *pending,
   return NULL;
 }
 
+/* The wait ended once, with the outcome, before the loop's bound; then
+ * stops @caller and clears @nw. */
+static void
+nested_wait_end (NestedWait *nw,
+                 AgCaller   *caller)
+{
+  g_assert_cmpint (g_atomic_int_get (&nw->timed_out), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&nw->wait_calls), ==, 1);
+  g_assert_no_error (nw->wait_error);
+  g_assert_true (nw->wait_ok);
+
+  stop_and_wait (caller);
+  g_clear_error (&nw->wait_error);
+  g_object_unref (nw->awaited);
+  ag_test_latch_clear (&nw->in_loop);
+}
+
 static void
 nested_wait_run (AgJobFunc job)
 {
@@ -5745,15 +5762,7 @@ nested_wait_run (AgJobFunc job)
   g_thread_join (completer);
 
   ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
-  g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
-  g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
-  g_assert_no_error (nw.wait_error);
-  g_assert_true (nw.wait_ok);
-
-  stop_and_wait (caller);
-  g_clear_error (&nw.wait_error);
-  g_object_unref (nw.awaited);
-  ag_test_latch_clear (&nw.in_loop);
+  nested_wait_end (&nw, caller);
 }
 
 static AgPending *
@@ -5833,14 +5842,7 @@ test_nested_loop_waits (void)
     outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
     wait_done (outer);
     g_thread_join (completer);
-    g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
-    g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
-    g_assert_no_error (nw.wait_error);
-    g_assert_true (nw.wait_ok);
-    stop_and_wait (caller);
-    g_clear_error (&nw.wait_error);
-    g_object_unref (nw.awaited);
-    ag_test_latch_clear (&nw.in_loop);
+    nested_wait_end (&nw, caller);
   }
 
   /* The same, with the wait's delivery already taken off the queue in the
@@ -5868,14 +5870,7 @@ test_nested_loop_waits (void)
 
     wait_done (outer);
     wait_done (gate);
-    g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
-    g_assert_cmpint (g_atomic_int_get (&nw.wait_calls), ==, 1);
-    g_assert_no_error (nw.wait_error);
-    g_assert_true (nw.wait_ok);
-    stop_and_wait (caller);
-    g_clear_error (&nw.wait_error);
-    g_object_unref (nw.awaited);
-    ag_test_latch_clear (&nw.in_loop);
+    nested_wait_end (&nw, caller);
     gate_clear (&gate_data);
   }
 
