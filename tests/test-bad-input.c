@@ -67,18 +67,6 @@ new_error (GQuark      domain,
     }                                                                  \
   G_STMT_END
 
-/* Waits, bounded, for @pending that another thread completes, whatever
- * its outcome. */
-static void
-wait_done (AgPending *pending)
-{
-  g_autoptr(GError) error = NULL;
-
-  ag_pending_wait_sync (pending, TIMEOUT_S, &error);
-  g_assert_false (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
-  g_assert_true (ag_pending_is_done (pending));
-}
-
 /* Stops @caller (forced) and waits, bounded, until it has stopped. */
 static void
 stop_and_wait (AgCaller *caller)
@@ -1749,7 +1737,7 @@ test_caller_stopped (void)
   /* Work handed to a caller that is stopping is refused too */
   pending = ag_caller_call_soon (self_stopped, stop_then_submit_job,
                                  &self_stop, NULL);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   g_assert_false (self_stop.running);
   g_assert_nonnull (self_stop.late);
   assert_closed (g_steal_pointer (&self_stop.late), self_stopped,

@@ -130,48 +130,6 @@ thread_check_end (ThreadCheck *check)
 
 /* {{{ Waiting */
 
-/* Like ag_test_iterate_until(), but the timeout itself is a failure, even
- * if what it waited for was dispatched in the same iteration. */
-static void
-iterate_until_strict (GMainContext *context,
-                      const gint   *counter,
-                      gint          target)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  while (g_atomic_int_get ((gint *) counter) < target
-         && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_false (g_atomic_int_get (&timed_out));
-  g_assert_cmpint (g_atomic_int_get ((gint *) counter), >=, target);
-}
-
-/* Waits, blocking, for a pending that another thread completes; any
- * outcome but a timeout (or a refusal to wait) will do. */
-static void
-wait_done (AgPending *pending)
-{
-  if (!ag_pending_is_done (pending))
-    {
-      g_autoptr(GError) error = NULL;
-
-      ag_pending_wait_sync (pending, TIMEOUT_S, &error);
-      g_assert_false (g_error_matches (error, G_IO_ERROR,
-                                       G_IO_ERROR_TIMED_OUT));
-      g_assert_false (g_error_matches (error, AG_ERROR,
-                                       AG_ERROR_WOULD_DEADLOCK));
-    }
-  g_assert_true (ag_pending_is_done (pending));
-}
-
 /* Waits (bounded) until @caller has fully stopped. */
 static void
 wait_stopped (AgCaller *caller)
@@ -665,7 +623,7 @@ test_new_guest (void)
   g_assert_false (ag_pending_is_done (pending));
 
   ag_test_iterate_until_done (context, later);
-  iterate_until_strict (context, &run.ran, 3);
+  ag_test_iterate_until_strict (context, &run.ran, 3);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   ag_test_assert_state (later, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&run.owner), ==, 3);
@@ -679,7 +637,7 @@ test_new_guest (void)
   g_main_context_set_poll_func (context, spy_poll);
   submitter.before = &blocking;
   thread = g_thread_new ("guest-waker", submit_thread_func, &submitter);
-  iterate_until_strict (context, &run.ran, 4);
+  ag_test_iterate_until_strict (context, &run.ran, 4);
   g_thread_join (thread);
   g_main_context_set_poll_func (context, NULL);
   host_blocking = NULL;
@@ -942,11 +900,11 @@ test_ordering (void)
   /* One FIFO: what was queued before the fence has run once it has */
   probe_init (&fence_probe);
   fence = ag_caller_call_soon (caller, probe_job, &fence_probe, NULL);
-  wait_done (fence);
+  ag_test_wait_done (fence);
   ag_test_assert_state (fence, AG_PENDING_STATE_SUCCEEDED);
   if (last_queued != NULL)
     {
-      wait_done (last_queued);
+      ag_test_wait_done (last_queued);
       ag_test_assert_state (last_queued, AG_PENDING_STATE_SUCCEEDED);
     }
 
@@ -1044,15 +1002,15 @@ test_queue (void)
   /* Other keys are not held up by it, nor is the caller */
   other = ag_caller_queue_call (caller, "other", probe_job, &other_probe,
                                 NULL);
-  wait_done (other);
+  ag_test_wait_done (other);
   ag_test_assert_state (other, AG_PENDING_STATE_SUCCEEDED);
   fence = ag_caller_call_soon (caller, probe_job, &fence_probe, NULL);
-  wait_done (fence);
+  ag_test_wait_done (fence);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
   ag_test_assert_state (second, AG_PENDING_STATE_RUNNING);
 
   g_assert_true (ag_pending_set_int (later.pending, 1));
-  wait_done (second);
+  ag_test_wait_done (second);
   ag_test_assert_state (second, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 1);
   ag_test_latch_wait (&probe.destroyed, 1);
@@ -1067,13 +1025,13 @@ test_queue (void)
                                         probe_destroy);
   ag_test_latch_wait (&later2.started, 1);
   ag_caller_queue_close (caller, "k");
-  wait_done (closed_second);
+  ag_test_wait_done (closed_second);
   ag_test_assert_state (closed_second, AG_PENDING_STATE_CANCELLED);
-  wait_done (queue);
+  ag_test_wait_done (queue);
   ag_test_assert_state (queue, AG_PENDING_STATE_CANCELLED);
   g_assert_null (ag_caller_queue_get (caller, "k"));
   ag_pending_set_int (later2.pending, 2);
-  wait_done (closed_first);
+  ag_test_wait_done (closed_first);
   ag_test_latch_wait (&closed_probe.destroyed, 1);
   g_assert_cmpint (g_atomic_int_get (&closed_probe.ran), ==, 0);
 
@@ -1083,7 +1041,7 @@ test_queue (void)
   g_assert_nonnull (ag_caller_queue_get (caller, "k"));
   g_assert_true (ag_caller_queue_get (caller, "k") != queue);
   ag_test_assert_state (ag_caller_queue_get (caller, "k"), AG_PENDING_STATE_RUNNING);
-  wait_done (reopened);
+  ag_test_wait_done (reopened);
   ag_test_assert_state (reopened, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&reopened_probe.ran), ==, 1);
 
@@ -1376,7 +1334,7 @@ check_call_later (AgCaller     *caller,
       if (context != NULL)
         ag_test_iterate_until_done (context, pendings[i]);
       else
-        wait_done (pendings[i]);
+        ag_test_wait_done (pendings[i]);
       ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
     }
 
@@ -1420,7 +1378,7 @@ test_call_later (void)
   /* A negative delay means now */
   negative = ag_caller_call_later (caller, -1.0, probe_job, &negative_probe,
                                    NULL);
-  wait_done (negative);
+  ag_test_wait_done (negative);
   ag_test_assert_state (negative, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&negative_probe.ran), ==, 1);
 
@@ -1429,7 +1387,7 @@ test_call_later (void)
   cancelled = ag_caller_call_later (caller, 3600.0, probe_job, &probe,
                                     probe_destroy);
   g_assert_true (ag_pending_cancel (cancelled, "not today"));
-  wait_done (cancelled);
+  ag_test_wait_done (cancelled);
   ag_test_assert_state (cancelled, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_pending_error (cancelled, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "not today");
@@ -1499,7 +1457,7 @@ test_call_direct (void)
   ag_caller_call_direct (caller, direct_func, &direct, NULL);
 
   fence = ag_caller_call_soon (caller, probe_job, &probe, NULL);
-  wait_done (fence);
+  ag_test_wait_done (fence);
 
   /* In the caller's thread, with no pending of its own */
   g_assert_cmpint (g_atomic_int_get (&direct.ran), ==, 11);
@@ -1625,7 +1583,7 @@ run_outcome_job (AgCaller     *caller,
   pending = ag_caller_call_soon (caller, func, outcome, outcome_destroy);
   g_assert_null (ag_caller_get_current_pending ());
   /* the destroy notify runs once the job has returned */
-  iterate_until_strict (context, &outcome->destroyed, 1);
+  ag_test_iterate_until_strict (context, &outcome->destroyed, 1);
   g_assert_null (ag_caller_get_current_pending ());
 
   g_assert_true (outcome->seen == pending);
@@ -1798,10 +1756,10 @@ test_cancel_before_start (void)
   g_assert_true (ag_pending_cancel (queued_key, "queued by key"));
   gate_open (&gate);
 
-  wait_done (blocker);
+  ag_test_wait_done (blocker);
   ag_test_assert_state (blocker, AG_PENDING_STATE_SUCCEEDED);
-  wait_done (queued);
-  wait_done (queued_key);
+  ag_test_wait_done (queued);
+  ag_test_wait_done (queued_key);
   ag_test_assert_state (queued, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_state (queued_key, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_pending_error (queued, G_IO_ERROR, G_IO_ERROR_CANCELLED, "queued");
@@ -1895,7 +1853,7 @@ check_cancel_running (AgCaller *caller,
   ag_test_latch_set (&running.go, 1);
 
   /* The job saw it, and its pending ends cancelled once it returns */
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_pending_error (pending, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "while running");
@@ -2055,7 +2013,7 @@ test_cancel_cross_thread (void)
   ag_test_latch_wait (&blocked.started, 1);
   thread = g_thread_new ("canceller", cancel_thread_func, blocking);
   g_thread_join (thread);
-  wait_done (blocking);
+  ag_test_wait_done (blocking);
   ag_test_assert_state (blocking, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_pending_error (blocking, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                         "from afar");
@@ -2077,7 +2035,7 @@ test_cancel_cross_thread (void)
     {
       AgPendingState state;
 
-      wait_done (raced[i].pending);
+      ag_test_wait_done (raced[i].pending);
       state = ag_pending_get_state (raced[i].pending);
       g_assert_cmpint (g_atomic_int_get (&raced[i].ran), <=, 1);
       if (raced[i].cancel_won)
@@ -2160,7 +2118,7 @@ test_cancel_followed (void)
   outcome.follow = g_object_ref (followed);
   pending = ag_caller_call_soon (caller, outcome_follow_job, &outcome, NULL);
   fence = ag_caller_call_soon (caller, probe_job, &probe, NULL);
-  wait_done (fence);
+  ag_test_wait_done (fence);
   g_assert_true (outcome.seen == pending);
   g_assert_false (ag_pending_is_done (pending));
 
@@ -2173,7 +2131,7 @@ test_cancel_followed (void)
 
   /* The followed pending's outcome, once set, ends the job's: cancelled */
   ag_pending_set_int (followed, 3);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
 
   /* A chain: a job that awaits a worker's job. Cancelling the outer one
@@ -2183,11 +2141,11 @@ test_cancel_followed (void)
   outer = ag_caller_call_soon (caller, chain_outer_job, &chain, NULL);
   ag_test_latch_wait (&blocked.started, 1);
   g_assert_true (ag_pending_cancel (outer, "chain"));
-  wait_done (outer);
+  ag_test_wait_done (outer);
   ag_test_assert_state (outer, AG_PENDING_STATE_CANCELLED);
   g_assert_true (AG_IS_PENDING (chain.inner));
   g_assert_true (ag_pending_is_cancelled (chain.inner));
-  wait_done (chain.inner);
+  ag_test_wait_done (chain.inner);
   ag_test_assert_state (chain.inner, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&blocked.handler_ok), ==, 1);
 
@@ -2279,7 +2237,7 @@ test_done_callback_on (void)
   g_assert_cmpint (g_atomic_int_get (&done_on.called), ==, 0);
   ag_test_drain (g_main_context_default ());
   g_assert_cmpint (g_atomic_int_get (&done_on.called), ==, 0);
-  iterate_until_strict (context, &done_on.called, 1);
+  ag_test_iterate_until_strict (context, &done_on.called, 1);
   ag_test_drain (context);
   g_assert_cmpint (g_atomic_int_get (&done_on.called), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&done_on.right_thread), ==, 1);
@@ -2294,7 +2252,7 @@ test_done_callback_on (void)
   g_thread_join (thread);
   g_assert_true (ag_pending_is_done (later));
   g_assert_cmpint (g_atomic_int_get (&later_on.called), ==, 0);
-  iterate_until_strict (context, &later_on.called, 1);
+  ag_test_iterate_until_strict (context, &later_on.called, 1);
   ag_test_drain (context);
   g_assert_cmpint (g_atomic_int_get (&later_on.called), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&later_on.right_thread), ==, 1);
@@ -2472,8 +2430,8 @@ test_to_thread_reuse (void)
   ag_pending_add_done_callback (first, reuse_done_cb, &reuse, NULL);
   ag_test_latch_set (&reuse.go, 1);
   ag_test_latch_wait (&reuse.second_made, 1);
-  wait_done (first);
-  wait_done (reuse.second_job);
+  ag_test_wait_done (first);
+  ag_test_wait_done (reuse.second_job);
   ag_test_assert_state (reuse.second_job, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (AG_IS_CALLER (reuse.first));
   g_assert_true (reuse.second == reuse.first);
@@ -2481,7 +2439,7 @@ test_to_thread_reuse (void)
   /* Later work reuses the idle worker too */
   worker.test_thread = g_thread_self ();
   third = ag_caller_to_thread (parent, worker_job, &worker, NULL);
-  wait_done (third);
+  ag_test_wait_done (third);
   ag_test_assert_state (third, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (worker.worker == reuse.first);
   g_assert_cmpuint (n_children (parent), ==, 1);
@@ -2529,7 +2487,7 @@ test_to_thread_idle_reaping (void)
 
   /* An idle worker stops after idle-worker-timeout seconds */
   pending = ag_caller_to_thread (parent, worker_job, &worker, NULL);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   g_assert_true (AG_IS_CALLER (worker.worker));
   ag_test_iterate_until_done (context, ag_caller_get_stopped (worker.worker));
   wait_stopped (worker.worker);
@@ -2538,7 +2496,7 @@ test_to_thread_idle_reaping (void)
   /* and the pool makes a new one when needed */
   again_worker.test_thread = g_thread_self ();
   again = ag_caller_to_thread (parent, worker_job, &again_worker, NULL);
-  wait_done (again);
+  ag_test_wait_done (again);
   ag_test_assert_state (again, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (again_worker.worker != worker.worker);
 
@@ -2548,7 +2506,7 @@ test_to_thread_idle_reaping (void)
   g_object_set (keeper, "idle-worker-timeout", 0.0, NULL);
   kept_worker.test_thread = g_thread_self ();
   kept = ag_caller_to_thread (keeper, worker_job, &kept_worker, NULL);
-  wait_done (kept);
+  ag_test_wait_done (kept);
   timer = ag_caller_call_later (keeper, 0.3, probe_job, &probe, NULL);
   ag_test_iterate_until_done (context, timer);
   g_assert_true (ag_caller_is_running (kept_worker.worker));
@@ -2639,7 +2597,7 @@ test_to_thread_max_idle_workers (void)
   gate_open (&pool.gate);
   for (guint i = 0; i < N_POOL_JOBS; i++)
     {
-      wait_done (pendings[i]);
+      ag_test_wait_done (pendings[i]);
       ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
     }
 
@@ -2666,7 +2624,7 @@ test_to_thread_max_idle_workers (void)
   /* New work goes to one of them */
   extra_worker.test_thread = g_thread_self ();
   extra = ag_caller_to_thread (parent, worker_job, &extra_worker, NULL);
-  wait_done (extra);
+  ag_test_wait_done (extra);
   g_assert_true (array_contains (children, extra_worker.worker));
 
   stop_and_wait (parent);
@@ -2803,7 +2761,7 @@ pool_job_assert_ran (PoolJob   *job,
 {
   g_autoptr(GError) error = NULL;
 
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, job->rank);
   g_assert_no_error (error);
@@ -3085,7 +3043,7 @@ test_to_thread_pool_stop_cancels_waiting (void)
   g_assert_false (ag_pending_is_done (blocked));
 
   ag_test_latch_set (&blocker.release, 1);
-  wait_done (blocked);
+  ag_test_wait_done (blocked);
   ag_test_assert_state (blocked, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&blocker.saw_cancelled), ==, 1);
   wait_stopped (worker);
@@ -3168,7 +3126,7 @@ test_to_thread_pool_stop_busy_worker (void)
   g_assert_false (array_contains (after, worker));
 
   ag_test_latch_set (&blocker.release, 1);
-  wait_done (blocked);
+  ag_test_wait_done (blocked);
   ag_test_assert_state (blocked, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&blocker.saw_cancelled), ==, 1);
   wait_stopped (worker);
@@ -3367,7 +3325,7 @@ burst_run (Burst    *burst,
     {
       g_autoptr(GError) error = NULL;
 
-      wait_done (pendings[i]);
+      ag_test_wait_done (pendings[i]);
       ag_test_assert_state (pendings[i], AG_PENDING_STATE_SUCCEEDED);
       g_assert_cmpint (ag_pending_get_int (pendings[i], &error), ==,
                        items[i].value);
@@ -3541,8 +3499,8 @@ test_child (void)
   parent_run.expected = parent;
   parent_run.other = kid;
   in_parent = ag_caller_call_soon (parent, child_run_job, &parent_run, NULL);
-  wait_done (in_kid);
-  wait_done (in_parent);
+  ag_test_wait_done (in_kid);
+  ag_test_wait_done (in_parent);
   g_assert_true (kid_run.current_ok);
   g_assert_true (kid_run.owner_ok);
   g_assert_true (kid_run.not_other);
@@ -3637,7 +3595,7 @@ test_stop_queued_and_running (void)
   gate_open (&gate);
 
   wait_stopped (caller);
-  wait_done (running);
+  ag_test_wait_done (running);
   ag_test_assert_state (running, AG_PENDING_STATE_CANCELLED);
   g_assert_cmpint (g_atomic_int_get (&gate.saw_cancelled), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&gate.saw_done), ==, 0);
@@ -3645,13 +3603,13 @@ test_stop_queued_and_running (void)
   /* Queued work never ran and ended cancelled */
   for (guint i = 0; i < G_N_ELEMENTS (queued); i++)
     {
-      wait_done (queued[i]);
+      ag_test_wait_done (queued[i]);
       ag_test_assert_state (queued[i], AG_PENDING_STATE_CANCELLED);
       g_object_unref (queued[i]);
     }
-  wait_done (later);
+  ag_test_wait_done (later);
   ag_test_assert_state (later, AG_PENDING_STATE_CANCELLED);
-  wait_done (keyed);
+  ag_test_wait_done (keyed);
   ag_test_assert_state (keyed, AG_PENDING_STATE_CANCELLED);
   ag_test_latch_wait (&probe.destroyed, 6);
   g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
@@ -3778,8 +3736,8 @@ test_stop_children_first (void)
   gate_open (&gate);
   wait_stopped (parent);
   wait_stopped (kid);
-  wait_done (in_parent);
-  wait_done (in_kid);
+  ag_test_wait_done (in_parent);
+  ag_test_wait_done (in_kid);
   ag_test_assert_state (in_parent, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_state (in_kid, AG_PENDING_STATE_CANCELLED);
 
@@ -3815,7 +3773,7 @@ test_stop_protected (void)
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_RUNNING);
   pending = ag_caller_call_soon (caller, set_int_job, GINT_TO_POINTER (4),
                                  NULL);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_false (ag_pending_is_done (ag_caller_get_stopped (caller)));
 
@@ -3993,7 +3951,7 @@ test_stop_repeated (void)
   caller = ag_caller_new_thread ("self-stop");
   pending = ag_caller_call_soon (caller, self_stop_job, &self_stop, NULL);
   wait_stopped (caller);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_CANCELLED);
   g_assert_true (self_stop.not_running);
   g_assert_true (self_stop.cancelled);
@@ -4027,7 +3985,7 @@ test_stop_repeated (void)
 
       wait_stopped (caller);
       wait_stopped (kid);
-      wait_done (pending);
+      ag_test_wait_done (pending);
       g_clear_object (&pending);
       g_clear_object (&kid);
       g_clear_object (&caller);
@@ -4132,7 +4090,7 @@ test_deadlock (void)
   in_job.other = other;
   start = g_get_monotonic_time ();
   pending = ag_caller_call_soon (caller, deadlock_job, &in_job, NULL);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_error (in_job.own_error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_assert_cmpint (g_get_monotonic_time () - start, <,
@@ -4144,15 +4102,15 @@ test_deadlock (void)
   g_assert_true (in_job.pool_ok);
 
   /* The refused job still runs, once the thread is free */
-  wait_done (in_job.own);
+  ag_test_wait_done (in_job.own);
   ag_test_assert_state (in_job.own, AG_PENDING_STATE_SUCCEEDED);
 
   /* Anywhere in the caller's thread: a direct call */
   ag_caller_call_direct (caller, deadlock_direct, &in_direct, NULL);
   fence = ag_caller_call_soon (caller, probe_job, &probe, NULL);
-  wait_done (fence);
+  ag_test_wait_done (fence);
   g_assert_error (in_direct.own_error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
-  wait_done (in_direct.own);
+  ag_test_wait_done (in_direct.own);
 
   /* The main thread, whose caller must run the job: refused... */
   context = ag_test_push_context ();
@@ -4363,7 +4321,7 @@ next_async (AgAsCompleted *iter,
   next.iter = iter;
   ag_as_completed_next_async (iter, NULL, next_cb, &next);
   g_assert_cmpint (g_atomic_int_get (&next.called), ==, 0);
-  iterate_until_strict (context, &next.called, 1);
+  ag_test_iterate_until_strict (context, &next.called, 1);
   g_assert_true (next.owner);
   g_assert_no_error (next.error);
   return next.next;
@@ -4471,7 +4429,7 @@ test_as_completed_order (void)
   g_assert_cmpint (g_atomic_int_get (&waiting.called), ==, 0);
   thread = g_thread_new ("completer", set_int_thread_func, items[3]);
   g_thread_join (thread);
-  iterate_until_strict (context, &waiting.called, 1);
+  ag_test_iterate_until_strict (context, &waiting.called, 1);
   g_assert_true (waiting.owner);
   g_assert_no_error (waiting.error);
   assert_next_is (waiting.next, items[3]);
@@ -4875,7 +4833,7 @@ test_as_completed_cancel_unfinished (void)
   gate_open (&gate);
   for (guint i = 0; i < G_N_ELEMENTS (jobs); i++)
     {
-      wait_done (jobs[i]);
+      ag_test_wait_done (jobs[i]);
       ag_test_assert_state (jobs[i], AG_PENDING_STATE_CANCELLED);
       g_object_unref (jobs[i]);
     }
@@ -4942,7 +4900,7 @@ wait_start (Wait          *wait,
 static void
 wait_finish (Wait *wait)
 {
-  iterate_until_strict (wait->context, &wait->called, 1);
+  ag_test_iterate_until_strict (wait->context, &wait->called, 1);
   ag_test_drain (wait->context);
   g_assert_cmpint (g_atomic_int_get (&wait->called), ==, 1);
   g_assert_true (wait->owner);
@@ -5305,7 +5263,7 @@ test_wake_across_cpus (void)
           g_autoptr(AgPending) timer =
             ag_caller_call_later (worker, 0.002, spin_timer_job, &run, NULL);
 
-          wait_done (timer);
+          ag_test_wait_done (timer);
           ag_test_assert_state (timer, AG_PENDING_STATE_SUCCEEDED);
           g_assert_cmpint (g_atomic_int_get (&run.timer_ran), ==, before + 1);
         }
@@ -5415,8 +5373,8 @@ test_nested_loop (void)
   nested.caller = caller;
   nested.context = ag_caller_get_context (caller);
   outer = ag_caller_call_soon (caller, nested_outer_job, &nested, NULL);
-  wait_done (outer);
-  wait_done (nested.from_other);
+  ag_test_wait_done (outer);
+  ag_test_wait_done (nested.from_other);
   stop_and_wait (caller);
   nested_check (&nested, outer);
   g_clear_object (&outer);
@@ -5561,10 +5519,10 @@ test_to_thread_pool_later_on_worker (void)
   ag_test_latch_wait (&low.returned, 1);
   other = ag_caller_to_thread (parent, other_worker_job, low.thread, NULL);
 
-  wait_done (other);
+  ag_test_wait_done (other);
   g_assert_cmpint (ag_pending_get_int (other, &error), ==, 0);  /* elsewhere */
   g_assert_no_error (error);
-  wait_done (later);
+  ag_test_wait_done (later);
   ag_test_assert_state (later, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_pending_get_int (later, &error), ==, 5);
   g_assert_true (low.timer_thread == low.thread);
@@ -5611,7 +5569,7 @@ test_to_thread_pool_await (void)
           {
             g_autoptr(GError) error = NULL;
 
-            wait_done (pendings[i]);
+            ag_test_wait_done (pendings[i]);
             g_assert_cmpint (ag_pending_get_int (pendings[i], &error), ==,
                              outers[i].value);
             g_assert_no_error (error);
@@ -5758,7 +5716,7 @@ nested_wait_run (AgJobFunc job)
   nw.awaited = ag_pending_new ();
   completer = g_thread_new ("completer", nested_complete_thread, &nw);
   outer = ag_caller_call_soon (caller, job, &nw, NULL);
-  wait_done (outer);
+  ag_test_wait_done (outer);
   g_thread_join (completer);
 
   ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
@@ -5813,10 +5771,10 @@ test_nested_loop_waits (void)
 
     ag_test_latch_init (&nw.in_loop);
     setup = ag_caller_call_soon (caller, add_done_on_job, &nw, NULL);
-    wait_done (setup);
+    ag_test_wait_done (setup);
     completer = g_thread_new ("completer", nested_complete_thread, &nw);
     outer = ag_caller_call_soon (caller, nested_notify_job, &nw, NULL);
-    wait_done (outer);
+    ag_test_wait_done (outer);
     g_thread_join (completer);
     g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
     g_assert_cmpint (g_atomic_int_get (&nw.notified), ==, 1);
@@ -5837,10 +5795,10 @@ test_nested_loop_waits (void)
     ag_test_latch_init (&nw.in_loop);
     nw.awaited = ag_pending_new ();
     setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
-    wait_done (setup);
+    ag_test_wait_done (setup);
     completer = g_thread_new ("completer", nested_complete_thread, &nw);
     outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
-    wait_done (outer);
+    ag_test_wait_done (outer);
     g_thread_join (completer);
     nested_wait_end (&nw, caller);
   }
@@ -5860,7 +5818,7 @@ test_nested_loop_waits (void)
     gate_init (&gate_data);
     nw.awaited = ag_pending_new ();
     setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
-    wait_done (setup);
+    ag_test_wait_done (setup);
 
     gate = ag_caller_call_soon (caller, gate_job, &gate_data, NULL);
     ag_test_latch_wait (&gate_data.started, 1);
@@ -5868,8 +5826,8 @@ test_nested_loop_waits (void)
     g_assert_true (ag_pending_set_int (nw.awaited, 7));  /* queues the wait's */
     gate_open (&gate_data);
 
-    wait_done (outer);
-    wait_done (gate);
+    ag_test_wait_done (outer);
+    ag_test_wait_done (gate);
     nested_wait_end (&nw, caller);
     gate_clear (&gate_data);
   }

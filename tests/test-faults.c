@@ -42,19 +42,6 @@
 # define STACK_PER_LINK_MAX 2048
 #endif
 
-/* Waits, bounded, for @pending that another thread completes, whatever
- * its outcome. */
-static void
-wait_done (AgPending *pending)
-{
-  g_autoptr(GError) error = NULL;
-
-  ag_pending_wait_sync (pending, TIMEOUT_S, &error);
-  g_assert_false (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
-  g_assert_false (g_error_matches (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK));
-  g_assert_true (ag_pending_is_done (pending));
-}
-
 /* Waits, bounded, until @stopped (a caller's get_stopped()) succeeded. */
 static void
 wait_stopped_pending (AgPending *stopped)
@@ -242,7 +229,7 @@ barrier_job (AgCaller     *caller,
   if (context != NULL)
     ag_test_iterate_until_done (context, marker);
   else
-    wait_done (marker);
+    ag_test_wait_done (marker);
   ag_test_assert_state (marker, AG_PENDING_STATE_SUCCEEDED);
 }
 
@@ -868,7 +855,7 @@ test_done_callback_chain (void)
     g_autoptr(AgPending) job = ag_caller_call_soon (caller, start_chain_job,
                                                     chain->pendings[0], NULL);
 
-    wait_done (job);
+    ag_test_wait_done (job);
     ag_test_assert_state (job, AG_PENDING_STATE_SUCCEEDED);
   }
   chain_check_and_free (chain, AG_PENDING_STATE_SUCCEEDED);
@@ -1222,7 +1209,7 @@ check_drops_caller (gboolean stop_self)
 
   pending = ag_caller_call_soon (dropper.caller, drop_caller_job, &dropper,
                                  NULL);
-  wait_done (pending);
+  ag_test_wait_done (pending);
   g_assert_null (dropper.caller);
   g_assert_true (dropper.was_current);
 
@@ -1245,7 +1232,7 @@ check_drops_caller (gboolean stop_self)
       g_assert_nonnull (found);
       g_assert_true (ag_caller_is_running (found));
       more = ag_caller_call_soon (found, count_job, &ran, NULL);
-      wait_done (more);
+      ag_test_wait_done (more);
       g_assert_cmpint (ran, ==, 1);
       ag_caller_stop (found, TRUE);
       g_object_unref (found);
@@ -1602,7 +1589,7 @@ check_binding_exception_in_group (AgCaller           *caller,
                         AG_ERROR_FAILED, NATIVE_MESSAGE);
 
   /* The caller went on with the job after it */
-  wait_done (outsider.pending);
+  ag_test_wait_done (outsider.pending);
   ag_test_assert_state (outsider.pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 1);
   g_assert_true (ag_caller_is_running (caller));
@@ -1623,7 +1610,7 @@ test_job_binding_exception (void)
   /* Alone: the pending fails with the binding's error; the next job runs */
   raising = ag_caller_call_soon (caller, raising_job, &raised, NULL);
   after = ag_caller_call_soon (caller, count_job, &ran, NULL);
-  wait_done (after);
+  ag_test_wait_done (after);
   g_assert_cmpint (raised, ==, 1);
   assert_native_failure (raising);
   ag_test_assert_state (after, AG_PENDING_STATE_SUCCEEDED);
@@ -1632,11 +1619,11 @@ test_job_binding_exception (void)
 
   /* On a worker: the same; the worker goes back to the pool */
   worker_raising = ag_caller_to_thread (caller, raising_job, &raised, NULL);
-  wait_done (worker_raising);
+  ag_test_wait_done (worker_raising);
   assert_native_failure (worker_raising);
   g_clear_object (&after);
   after = ag_caller_to_thread (caller, count_job, &ran, NULL);
-  wait_done (after);
+  ag_test_wait_done (after);
   ag_test_assert_state (after, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 2);
 

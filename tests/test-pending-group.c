@@ -150,46 +150,6 @@ io_error (gint        code,
   return g_error_new_literal (G_IO_ERROR, code, message);
 }
 
-/* Like ag_test_iterate_until(), but the timeout itself is a failure. */
-static void
-iterate_until_strict (GMainContext *context,
-                      const gint   *counter,
-                      gint          target)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  while (g_atomic_int_get ((gint *) counter) < target
-         && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_false (g_atomic_int_get (&timed_out));
-  g_assert_cmpint (g_atomic_int_get ((gint *) counter), >=, target);
-}
-
-/* Blocks until @pending is done, whatever its outcome. */
-static void
-wait_done (AgPending *pending)
-{
-  if (!ag_pending_is_done (pending))
-    {
-      g_autoptr(GError) error = NULL;
-
-      ag_pending_wait_sync (pending, TIMEOUT_S, &error);
-      g_assert_false (g_error_matches (error, G_IO_ERROR,
-                                       G_IO_ERROR_TIMED_OUT));
-      g_assert_false (g_error_matches (error, AG_ERROR,
-                                       AG_ERROR_WOULD_DEADLOCK));
-    }
-  g_assert_true (ag_pending_is_done (pending));
-}
-
 static void
 collect_descendants (AgCaller  *caller,
                      GPtrArray *out)
@@ -381,7 +341,7 @@ exit_wait (Exit *exit)
 {
   g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
 
-  iterate_until_strict (context, &exit->calls, 1);
+  ag_test_iterate_until_strict (context, &exit->calls, 1);
   ag_test_drain (context);
   g_assert_cmpint (g_atomic_int_get (&exit->calls), ==, 1);
   g_assert_true (exit->thread == g_thread_self ());
@@ -883,7 +843,7 @@ test_tracker_notify_state (void)
   g_thread_join (thread);
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_STOPPED);
 
-  iterate_until_strict (g_main_context_default (), &log.saw_stopped, 1);
+  ag_test_iterate_until_strict (g_main_context_default (), &log.saw_stopped, 1);
   exit_wait (&exit);
   g_assert_true (exit.ok);
   exit_clear (&exit);
@@ -926,7 +886,7 @@ test_manager_lifecycle (void)
   /* Deactivating an idle manager is harmless */
   stopped = ag_pending_manager_deactivate (manager, TRUE);
   g_assert_true (AG_IS_PENDING (stopped));
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_clear_object (&stopped);
 
@@ -990,9 +950,9 @@ test_manager_lifecycle (void)
   ag_pending_set_int (b, 1);
   ag_test_assert_state (a, AG_PENDING_STATE_CANCELLED);
   ag_test_assert_state (b, AG_PENDING_STATE_CANCELLED);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
-  wait_done (stopped2);
+  ag_test_wait_done (stopped2);
   ag_test_assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
   g_assert_null (current_manager ());
@@ -1000,7 +960,7 @@ test_manager_lifecycle (void)
 
   /* Stopped: deactivate again, still harmless */
   stopped2 = ag_pending_manager_deactivate (manager, FALSE);
-  wait_done (stopped2);
+  ag_test_wait_done (stopped2);
   ag_test_assert_state (stopped2, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
 
@@ -1031,7 +991,7 @@ test_manager_lifecycle (void)
   ag_pending_set_int (after, 1);
   g_clear_object (&stopped);
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
 }
 
@@ -1051,7 +1011,7 @@ test_manager_deactivate_keep (void)
 
   /* Without cancelling: forgets them, and is stopped at once */
   stopped = ag_pending_manager_deactivate (manager, FALSE);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
   g_assert_false (tracks (manager, a));
@@ -1081,7 +1041,7 @@ test_manager_deactivate_thread (void)
   ag_test_latch_wait (&started, 1);
 
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   ag_test_assert_state (job, AG_PENDING_STATE_CANCELLED);
   assert_tracker_state (manager, AG_PENDING_TRACKER_STATE_STOPPED);
@@ -1188,8 +1148,8 @@ test_manager_propagation (void)
   thread = ag_caller_to_thread (caller, manager_probe_job, &probes[1], NULL);
   ag_pending_manager_stop_tracking (manager, token);
 
-  wait_done (soon);
-  wait_done (thread);
+  ag_test_wait_done (soon);
+  ag_test_wait_done (thread);
   for (guint i = 0; i < G_N_ELEMENTS (probes); i++)
     {
       g_assert_true (probes[i].seen == AG_PENDING_TRACKER (manager));
@@ -1199,7 +1159,7 @@ test_manager_propagation (void)
 
   /* Stopped once the done jobs have left it */
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpuint (n_tracked (manager), ==, 0);
   ag_test_assert_state (soon, AG_PENDING_STATE_SUCCEEDED);
@@ -1560,7 +1520,7 @@ test_group_no_tracking (void)
 
   /* Also in a job that the group tracks */
   job = ag_caller_call_soon (caller, untracked_job, &from_job, NULL);
-  wait_done (job);
+  ag_test_wait_done (job);
   g_assert_true (AG_IS_PENDING (from_job));
   g_assert_false (tracks (group, from_job));
   g_assert_false (tracks (manager, from_job));
@@ -1581,7 +1541,7 @@ test_group_no_tracking (void)
   ag_pending_set_int (untracked, 1);
   ag_pending_set_int (from_job, 1);
   stopped = ag_pending_manager_deactivate (manager, TRUE);
-  wait_done (stopped);
+  ag_test_wait_done (stopped);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpuint (n_tracked (manager), ==, 0);
   stop_caller (caller);
@@ -1927,7 +1887,7 @@ test_group_cancel_new_work (void)
 
   /* Jobs run in order: had it been queued, it would have run by now */
   flush = ag_caller_call_soon (caller, set_int_job, NULL, NULL);
-  wait_done (flush);
+  ag_test_wait_done (flush);
   ag_test_assert_state (flush, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&ran), ==, 0);
 
@@ -1996,7 +1956,7 @@ test_group_cancel_threads (void)
   g_assert_true (ag_pending_group_is_cancelled (group));
   g_assert_true (ag_pending_is_cancelled (plain));
   for (guint i = 0; i < members->len; i++)
-    wait_done (g_ptr_array_index (members, i));
+    ag_test_wait_done (g_ptr_array_index (members, i));
 
   /* The plain member keeps the exit waiting until it is set */
   assert_not_exited (&exit);
@@ -2253,7 +2213,7 @@ sync_exit_run (gboolean shield,
         }
     }
 
-  wait_done (job);
+  ag_test_wait_done (job);
   ag_test_assert_state (job, AG_PENDING_STATE_SUCCEEDED);
   g_assert_true (se.all_done);
   if (fail)
@@ -2830,7 +2790,7 @@ test_group_exiting_tracks (void)
   exit_begin (group, NULL, &exit);
   assert_tracker_state (group, AG_PENDING_TRACKER_STATE_EXITING);
   gate_open (&spawner.gate);
-  wait_done (job);
+  ag_test_wait_done (job);
 
   g_assert_true (AG_IS_PENDING (spawner.spawned));
   g_assert_true (tracks (group, spawner.spawned));

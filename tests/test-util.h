@@ -213,6 +213,29 @@ ag_test_set_flag_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Iterates @context (blocking) until `*counter >= target` or
+ * AG_TEST_TIMEOUT_MSEC passed. Returns whether the time ran out. */
+static inline gboolean
+ag_test_iterate_until_or_timeout (GMainContext *context,
+                                  const gint   *counter,
+                                  gint          target)
+{
+  gint timed_out = 0;
+  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
+
+  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+
+  while (g_atomic_int_get ((gint *) counter) < target
+         && !g_atomic_int_get (&timed_out))
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+
+  return g_atomic_int_get (&timed_out);
+}
+
 /*
  * ag_test_iterate_until:
  * @context: a context the calling thread may iterate
@@ -228,20 +251,38 @@ ag_test_iterate_until (GMainContext *context,
                        const gint   *counter,
                        gint          target)
 {
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  while (g_atomic_int_get ((gint *) counter) < target
-         && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
+  ag_test_iterate_until_or_timeout (context, counter, target);
   g_assert_cmpint (g_atomic_int_get ((gint *) counter), >=, target);
+}
+
+/* Like ag_test_iterate_until(), but the timeout itself is a failure, even
+ * if what it waited for was dispatched in the same iteration. */
+static inline void
+ag_test_iterate_until_strict (GMainContext *context,
+                              const gint   *counter,
+                              gint          target)
+{
+  g_assert_false (ag_test_iterate_until_or_timeout (context, counter,
+                                                    target));
+  g_assert_cmpint (g_atomic_int_get ((gint *) counter), >=, target);
+}
+
+/* Waits, blocking and bounded, for a pending that another thread
+ * completes; any outcome but a timeout (or a refusal to wait) will do. */
+static inline void
+ag_test_wait_done (AgPending *pending)
+{
+  if (!ag_pending_is_done (pending))
+    {
+      g_autoptr(GError) error = NULL;
+
+      ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_MSEC / 1000.0, &error);
+      g_assert_false (g_error_matches (error, G_IO_ERROR,
+                                       G_IO_ERROR_TIMED_OUT));
+      g_assert_false (g_error_matches (error, AG_ERROR,
+                                       AG_ERROR_WOULD_DEADLOCK));
+    }
+  g_assert_true (ag_pending_is_done (pending));
 }
 
 /* Dispatches whatever is ready on @context now, without blocking (bounded,
