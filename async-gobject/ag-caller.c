@@ -17,7 +17,12 @@
 #ifdef HAVE_EVENTFD
 #include <errno.h>
 #include <sys/eventfd.h>
+#endif
+#if defined(HAVE_EVENTFD) || defined(HAVE_GETTID)
 #include <unistd.h>
+#endif
+#ifdef HAVE_PTHREAD_MAIN_NP
+#include <pthread.h>
 #endif
 
 #include <glib/gi18n-lib.h>
@@ -307,6 +312,22 @@ thread_serial (void)
   if (serial == 0)
     serial = (guint) g_atomic_int_add (&thread_serials, 1) + 1;
   return serial;
+}
+
+/* Whether this is the process's first thread: the one that runs the global
+ * default context in nearly every program (GTK's, GApplication's), and so
+ * its home until some thread dispatches it. FALSE where it cannot be
+ * told. */
+static gboolean
+is_initial_thread (void)
+{
+#if defined(HAVE_GETTID)
+  return gettid () == getpid ();
+#elif defined(HAVE_PTHREAD_MAIN_NP)
+  return pthread_main_np () == 1;
+#else
+  return FALSE;
+#endif
 }
 
 static void ag_caller_finish_stop (AgCaller *self);
@@ -3688,27 +3709,13 @@ ag_caller_to_thread (AgCaller       *self,
   return pending;
 }
 
-/**
- * ag_caller_get_child:
- * @self: a [class@AsyncGObject.Caller]
- * @name: the name of the child
- *
- * Gets the child of @self named @name, creating it if needed: a caller
- * that owns its own thread and is stopped with @self.
- *
- * Returns: (transfer none) (nullable): the child, or %NULL if @self is
- *   stopped
- *
- * Since: 0.1
- */
-AgCaller *
-ag_caller_get_child (AgCaller   *self,
-                     const char *name)
+/* The child of @self named @name, created if needed; a new reference, or
+ * NULL if @self is stopped. */
+static AgCaller *
+caller_dup_child (AgCaller   *self,
+                  const char *name)
 {
   AgCaller *child = NULL;
-
-  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
-  g_return_val_if_fail (name != NULL, NULL);
 
   ag_caller_lock (self);
   for (guint i = 0; self->children != NULL && i < self->children->len; i++)
@@ -3717,7 +3724,7 @@ ag_caller_get_child (AgCaller   *self,
 
       if (!c->is_worker && g_strcmp0 (c->name, name) == 0)
         {
-          child = c;
+          child = g_object_ref (c);
           break;
         }
     }
@@ -3745,10 +3752,11 @@ ag_caller_get_child (AgCaller   *self,
         {
           if (self->children == NULL)
             self->children = g_ptr_array_new_with_free_func (g_object_unref);
-          g_ptr_array_add (self->children, child);
+          g_ptr_array_add (self->children, g_object_ref (child));
           ag_caller_unlock (self);
           return child;
         }
+      g_object_ref (first);
       ag_caller_unlock (self);
       ag_caller_stop (child, TRUE);
       g_object_unref (child);
@@ -3759,6 +3767,64 @@ ag_caller_get_child (AgCaller   *self,
   ag_caller_stop (child, TRUE);
   g_object_unref (child);
   return NULL;
+}
+
+/**
+ * ag_caller_get_child:
+ * @self: a [class@AsyncGObject.Caller]
+ * @name: the name of the child
+ *
+ * Gets the child of @self named @name, creating it if needed: a caller
+ * that owns its own thread and is stopped with @self.
+ *
+ * The child is owned by @self until @self stops: in a thread other than
+ * the one that stops @self, use [method@AsyncGObject.Caller.dup_child].
+ *
+ * Returns: (transfer none) (nullable): the child, or %NULL if @self is
+ *   stopped
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_get_child (AgCaller   *self,
+                     const char *name)
+{
+  AgCaller *child;
+
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  child = caller_dup_child (self, name);
+  /* @self holds it (unless a stop of @self in another thread just took
+   * it: that is what dup_child () is for). */
+  if (child != NULL)
+    g_object_unref (child);
+
+  return child;
+}
+
+/**
+ * ag_caller_dup_child:
+ * @self: a [class@AsyncGObject.Caller]
+ * @name: the name of the child
+ *
+ * Like [method@AsyncGObject.Caller.get_child], but returns a reference of
+ * its own, which stays valid when another thread stops @self meanwhile
+ * (the child is then stopped, or about to be).
+ *
+ * Returns: (transfer full) (nullable): the child, or %NULL if @self is
+ *   stopped
+ *
+ * Since: 0.1
+ */
+AgCaller *
+ag_caller_dup_child (AgCaller   *self,
+                     const char *name)
+{
+  g_return_val_if_fail (AG_IS_CALLER (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  return caller_dup_child (self, name);
 }
 
 /**
@@ -4375,13 +4441,20 @@ ag_caller_report_leaks (GString *report)
 gboolean
 ag_caller_runs_in_this_thread (AgCaller *self)
 {
+  guint home;
+
   if (g_private_get (&dispatching_caller) == self ||
       g_main_context_is_owner (self->context))
     return TRUE;
 
   /* The home thread of a context that nobody runs right now (the main
-   * thread before or between runs of its loop) is the one to run it. */
-  if ((guint) g_atomic_int_get (&self->home_thread) == thread_serial () &&
+   * thread before or between runs of its loop) is the one to run it. The
+   * global default context's, before any thread dispatched it, is the
+   * process's first thread. */
+  home = (guint) g_atomic_int_get (&self->home_thread);
+  if ((home == thread_serial () ||
+       (home == 0 && self->context == g_main_context_default () &&
+        is_initial_thread ())) &&
       g_main_context_acquire (self->context))
     {
       g_main_context_release (self->context);

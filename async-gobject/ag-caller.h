@@ -194,6 +194,9 @@ AG_AVAILABLE_IN_ALL
 AgCaller       *ag_caller_get_child            (AgCaller        *self,
                                                 const char      *name);
 AG_AVAILABLE_IN_ALL
+AgCaller       *ag_caller_dup_child            (AgCaller        *self,
+                                                const char      *name);
+AG_AVAILABLE_IN_ALL
 AgPending      *ag_caller_queue_call           (AgCaller        *self,
                                                 const char      *key,
                                                 AgJobFunc        func,

@@ -3511,18 +3511,71 @@ test_child (void)
   /* Found from the parent's own thread too */
   g_assert_true (parent_run.child == kid);
 
+  /* dup_child () finds the same child, and gives a reference of its own */
+  {
+    g_autoptr(AgCaller) dup = ag_caller_dup_child (parent, "kid");
+    g_autoptr(AgCaller) made = ag_caller_dup_child (parent, "made");
+
+    g_assert_true (dup == kid);
+    g_assert_true (AG_IS_CALLER (made));
+    g_assert_true (ag_caller_get_child (parent, "made") == made);
+    g_assert_cmpstr (ag_caller_get_name (made), ==, "made");
+    g_clear_pointer (&children, g_ptr_array_unref);
+    children = ag_caller_dup_children (parent);
+    g_assert_cmpuint (children->len, ==, 3);
+
+    /* Stopped with its parent; the reference stays valid */
+    ag_caller_stop (parent, FALSE);
+    wait_stopped (parent);
+    wait_stopped (made);
+    g_assert_cmpstr (ag_caller_get_name (made), ==, "made");
+  }
+
   /* Stopped with its parent */
-  ag_caller_stop (parent, FALSE);
-  wait_stopped (parent);
   wait_stopped (kid);
   wait_stopped (other);
   g_assert_null (ag_caller_get_child (parent, "kid"));
   g_assert_null (ag_caller_get_child (parent, "new"));
+  g_assert_null (ag_caller_dup_child (parent, "kid"));
+  g_assert_null (ag_caller_dup_child (parent, "new"));
 
   g_object_unref (kid);
   g_object_unref (other);
 
   thread_check_end (&check);
+}
+
+/* }}} */
+
+/* {{{ /Caller/child/dup-outlives-stop */
+
+/* A child stopped by hand leaves its parent, which drops it: the reference
+ * dup_child () gave keeps it valid (a borrowed pointer, what get_child ()
+ * returns, would dangle), and the name is free for a new child. */
+static void
+test_child_dup_outlives_stop (void)
+{
+  g_autoptr(AgCaller) parent = ag_caller_new_thread ("parent");
+  g_autoptr(AgCaller) kid = ag_caller_dup_child (parent, "kid");
+  g_autoptr(AgCaller) again = NULL;
+  g_autoptr(GPtrArray) children = NULL;
+
+  g_assert_true (AG_IS_CALLER (kid));
+  ag_caller_stop (kid, TRUE);
+  wait_stopped (kid);
+
+  children = ag_caller_dup_children (parent);
+  g_assert_false (array_contains (children, kid));
+  g_assert_true (AG_IS_CALLER (kid));
+  g_assert_cmpstr (ag_caller_get_name (kid), ==, "kid");
+  g_assert_cmpint (ag_caller_get_state (kid), ==, AG_CALLER_STATE_STOPPED);
+
+  again = ag_caller_dup_child (parent, "kid");
+  g_assert_true (AG_IS_CALLER (again));
+  g_assert_true (again != kid);
+  g_assert_true (ag_caller_is_running (again));
+
+  stop_and_wait (parent);
 }
 
 /* }}} */
@@ -4061,6 +4114,52 @@ deadlock_clear (Deadlock *deadlock)
   g_clear_object (&deadlock->own);
 }
 
+static gpointer
+wait_sync_thread (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = ag_pending_wait_sync (data, TIMEOUT_S, &error);
+
+  g_assert_no_error (error);
+  return GINT_TO_POINTER (ok);
+}
+
+/* In a process whose main loop never ran yet (as in a GTK program before
+ * g_application_run ()), its first thread waiting for a job of the main
+ * caller: refused at once, not a hang until the timeout; another thread
+ * waits for it as usual, and the job runs once the loop does. */
+static void
+test_deadlock_main_before_loop (void)
+{
+  if (g_test_subprocess ())
+    {
+      AgCaller *main_caller = ag_caller_get_main ();
+      g_autoptr(AgPending) pending = NULL;
+      g_autoptr(GError) error = NULL;
+      GThread *waiter;
+      gint64 start;
+
+      g_assert_null (g_main_context_get_thread_default ());
+      pending = ag_caller_call_soon (main_caller, set_int_job,
+                                     GINT_TO_POINTER (8), NULL);
+      start = g_get_monotonic_time ();
+      g_assert_false (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+      g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
+      g_assert_cmpint (g_get_monotonic_time () - start, <,
+                       (gint64) (TIMEOUT_S * G_USEC_PER_SEC));
+      g_assert_false (ag_pending_is_done (pending));
+
+      waiter = g_thread_new ("waiter", wait_sync_thread, pending);
+      ag_test_iterate_until_done (g_main_context_default (), pending);
+      g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 8);
+      g_assert_true (GPOINTER_TO_INT (g_thread_join (waiter)));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 static void
 test_deadlock (void)
 {
@@ -4241,6 +4340,8 @@ test_bad_args (void)
                                                        NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_get_child (NULL, "kid")));
   EXPECT_CRITICAL (g_assert_null (ag_caller_get_child (caller, NULL)));
+  EXPECT_CRITICAL (g_assert_null (ag_caller_dup_child (NULL, "kid")));
+  EXPECT_CRITICAL (g_assert_null (ag_caller_dup_child (caller, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (NULL, "k", count_job,
                                                         &ran, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (caller, NULL,
@@ -5885,6 +5986,8 @@ main (int   argc,
   g_test_add_func ("/Caller/to-thread/pool/idle-wake-chain",
                    test_to_thread_pool_idle_wake_chain);
   g_test_add_func ("/Caller/child", test_child);
+  g_test_add_func ("/Caller/child/dup-outlives-stop",
+                   test_child_dup_outlives_stop);
   g_test_add_func ("/Caller/stop/queued-and-running",
                    test_stop_queued_and_running);
   g_test_add_func ("/Caller/stop/children-first", test_stop_children_first);
@@ -5892,6 +5995,8 @@ main (int   argc,
   g_test_add_func ("/Caller/stop/after-stop", test_stop_after_stop);
   g_test_add_func ("/Caller/stop/repeated", test_stop_repeated);
   g_test_add_func ("/Caller/deadlock", test_deadlock);
+  g_test_add_func ("/Caller/deadlock/main-before-loop",
+                   test_deadlock_main_before_loop);
   g_test_add_func ("/Caller/nested-loop", test_nested_loop);
   g_test_add_func ("/Caller/nested-loop/waits", test_nested_loop_waits);
   g_test_add_func ("/Caller/to-thread/pool/await-pool-job",
