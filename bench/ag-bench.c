@@ -908,6 +908,26 @@ scenario_throughput (GString *json)
                           (double) (end - start) / n,
                           n * 1e9 / (double) (end - start),
                           (end - start) / 1e9);
+
+  /* What the GObject alone costs the main thread per job, in the same
+   * run: n pendings made, completed and released there, no other thread,
+   * no callback (the part of ns_per_job no scheduling can remove). */
+  if (g_str_has_prefix (B.mech->name, "ag-"))
+    {
+      AgPending **pendings = g_new (AgPending *, n);
+
+      start = now_ns ();
+      for (guint i = 0; i < n; i++)
+        pendings[i] = ag_pending_new ();
+      for (guint i = 0; i < n; i++)
+        ag_pending_set_int (pendings[i], i);
+      for (guint i = 0; i < n; i++)
+        g_object_unref (pendings[i]);
+      end = now_ns ();
+      g_free (pendings);
+      g_string_append_printf (json, ", \"pending_life_ns\": %.1f",
+                              (double) (end - start) / n);
+    }
 }
 
 static void
@@ -957,6 +977,16 @@ scenario_memory (GString *json)
                           (rss_peak - rss_base) * 1024.0 / n,
                           (rss_ran - rss_base) * 1024.0 / n,
                           rss_base, rss_peak, reset ? "true" : "false");
+
+  /* The part of a job that is the pending's instance, whatever the rest. */
+  if (g_str_has_prefix (B.mech->name, "ag-"))
+    {
+      GTypeQuery query;
+
+      g_type_query (AG_TYPE_PENDING, &query);
+      g_string_append_printf (json, ", \"pending_bytes\": %u",
+                              query.instance_size);
+    }
 }
 
 static GPollFunc default_poll;

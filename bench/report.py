@@ -29,6 +29,8 @@ CELLS = [
     ('tput_jobs_s', 'throughput', 'none', 'jobs_per_s'),
     ('tput_threads', 'throughput', 'none', 'threads'),
     ('mem', 'memory', 'none', 'bytes_per_job'),
+    ('pending_life', 'throughput', 'none', 'pending_life_ns'),
+    ('pending_bytes', 'memory', 'none', 'pending_bytes'),
     ('host_max', 'hostloop', 'split', 'block_cpu_max_us'),
     ('host_p99', 'hostloop', 'split', 'block_cpu_p99_us'),
     ('host_wall_max', 'hostloop', 'split', 'block_max_us'),
@@ -173,15 +175,21 @@ def targets(summary):
     pool = get(summary, 'threadpool', 'tput')
     holds = (all_ok(summary, AG, ['tput']) and None not in (ns, pool)
              and ns <= 0.5 * pool)
+    life = get(summary, AG, 'pending_life')
     out.append(('tput',
                 f'throughput ≤ 0.5× GThreadPool ns/job: {AG} {fmt(ns)} ns '
                 f'vs threadpool {fmt(pool)} ns '
-                f'({(ns or 0) / (pool or 1):.2f}×)', holds))
+                f'({(ns or 0) / (pool or 1):.2f}×); a pending\'s own life '
+                f'on the main thread (new, set, unref; no thread, no '
+                f'callback): {fmt(life)} ns '
+                f'({(life or 0) / (pool or 1):.2f}× threadpool)', holds))
 
     mem = get(summary, AG, 'mem')
+    size = get(summary, AG, 'pending_bytes')
     holds = all_ok(summary, AG, ['mem']) and mem is not None and mem <= 160
     out.append(('mem', f'≤ 160 bytes per in-flight job: {AG} {fmt(mem)} '
-                f'bytes', holds))
+                f'bytes, of which the pending\'s instance is '
+                f'{fmt(size, 0)}', holds))
 
     # "Never" within a run: each round's maximum; over rounds, the median
     # (the method of every other figure), with the worst round shown too.
