@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ag-caller.h"
+#include "ag-pending-private.h"
 
 G_BEGIN_DECLS
 
@@ -25,5 +26,12 @@ void      ag_caller_add_done_on       (AgPending      *pending,
                                        gpointer       *handle);
 void      ag_caller_remove_done_on    (AgPending      *pending,
                                        gpointer        handle);
+
+/* What a pending does with a done callback on a caller (an AgCallback with
+ * on_caller set): once done, fire it (queue it on its caller); never done,
+ * drop it. Either takes over the pending's reference to the node. */
+void      ag_caller_done_on_fire      (AgPending      *pending,
+                                       AgCallback     *node);
+void      ag_caller_done_on_drop      (AgCallback     *node);
 
 G_END_DECLS

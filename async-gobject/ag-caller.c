@@ -4475,8 +4475,9 @@ ag_caller_get_max_dispatched (AgCaller *self)
 /* Done callbacks on a caller {{{ */
 
 /* A done callback to run on a caller: the pending's done callback (an
- * embedded node) and, once the pending is done, the item the caller's queue
- * delivers. One allocation, made and freed by the thread that registers it
+ * embedded node, which holds the user's callback, data and destroy notify)
+ * and, once the pending is done, the item the caller's queue delivers. One
+ * allocation of 72 bytes, made and freed by the thread that registers it
  * (in the common case): the worker that completes the pending allocates
  * nothing. Starts like an AgJob. */
 typedef struct
@@ -4484,14 +4485,17 @@ typedef struct
   AgJob          *next;       /* as an AgJob's: the queue's link */
   gint            kind;       /* ITEM_DONE_ON */
   gint            ref_count;  /* (atomic): the pending's node, the queue */
-  AgCallback      node;       /* in the pending's done callbacks */
+  AgCallback      node;       /* in the pending's done callbacks; its
+                               * destroy is cleared once run */
   AgCaller       *caller;     /* owned; immutable */
   AgPending      *pending;    /* owned; set once done */
-  AgDoneFunc      callback;
-  gpointer        user_data;
-  GDestroyNotify  destroy;    /* cleared once run */
-  gboolean        delivered;  /* in the caller's thread */
 } DoneOn;
+
+static inline DoneOn *
+done_on_from_node (AgCallback *node)
+{
+  return (DoneOn *) ((char *) node - G_STRUCT_OFFSET (DoneOn, node));
+}
 
 static void
 done_on_unref (gpointer data)
@@ -4504,9 +4508,9 @@ done_on_unref (gpointer data)
   /* Never delivered (the caller stopped, or the pending went without being
    * done): the user data is still released, once, and the notification
    * this delivery took over is still emitted. */
-  if (done_on->destroy != NULL)
-    done_on->destroy (done_on->user_data);
-  if (!done_on->delivered && done_on->pending != NULL &&
+  if (done_on->node.destroy != NULL)
+    done_on->node.destroy (done_on->node.data);
+  if (!done_on->node.delivered && done_on->pending != NULL &&
       done_on->node.takes_notify)
     ag_pending_notify_state (done_on->pending);
   g_clear_object (&done_on->pending);
@@ -4519,12 +4523,12 @@ static void
 done_on_deliver (gpointer data)
 {
   DoneOn *done_on = data;
-  GDestroyNotify destroy = g_steal_pointer (&done_on->destroy);
+  GDestroyNotify destroy = g_steal_pointer (&done_on->node.destroy);
 
-  done_on->delivered = TRUE;
-  done_on->callback (done_on->pending, done_on->user_data);
+  done_on->node.delivered = TRUE;
+  done_on->node.func (done_on->pending, done_on->node.data);
   if (destroy != NULL)
-    destroy (done_on->user_data);
+    destroy (done_on->node.data);
   if (done_on->node.takes_notify)
     ag_pending_notify_state (done_on->pending);
 }
@@ -4545,10 +4549,8 @@ context_is_this_threads (GMainContext *context)
 
 static void
 done_on_pending_done (AgPending *pending,
-                      gpointer   data)
+                      DoneOn    *done_on)
 {
-  DoneOn *done_on = data;
-
   done_on->pending = g_object_ref (pending);
 
   /* Done in its own context's thread: the notification this delivery took
@@ -4563,6 +4565,22 @@ done_on_pending_done (AgPending *pending,
   g_atomic_int_inc (&done_on->ref_count);
   if (!caller_push_item (done_on->caller, (AgJob *) done_on))
     done_on_unref (done_on);
+}
+
+void
+ag_caller_done_on_fire (AgPending  *pending,
+                        AgCallback *node)
+{
+  DoneOn *done_on = done_on_from_node (node);
+
+  done_on_pending_done (pending, done_on);
+  done_on_unref (done_on);
+}
+
+void
+ag_caller_done_on_drop (AgCallback *node)
+{
+  done_on_unref (done_on_from_node (node));
 }
 
 /**
@@ -4611,21 +4629,20 @@ ag_caller_add_done_on (AgPending      *self,
 {
   DoneOn *done_on;
 
+  G_STATIC_ASSERT (sizeof (DoneOn) <= 72 || GLIB_SIZEOF_VOID_P != 8);
+
   done_on = g_new0 (DoneOn, 1);
   if (handle != NULL)
     g_atomic_pointer_set (handle, done_on);
   done_on->kind = ITEM_DONE_ON;
   done_on->ref_count = 1;
-  done_on->node.func = done_on_pending_done;
-  done_on->node.data = done_on;
-  done_on->node.destroy = done_on_unref;
-  done_on->node.embedded = TRUE;
+  done_on->node.func = callback;
+  done_on->node.data = user_data;
+  done_on->node.destroy = destroy;
+  done_on->node.on_caller = TRUE;
   done_on->node.takes_notify =
     caller->context == ag_pending_get_context_internal (self);
   done_on->caller = g_object_ref (caller);
-  done_on->callback = callback;
-  done_on->user_data = user_data;
-  done_on->destroy = destroy;
 
   if (!ag_pending_add_done_node_if_running (self, &done_on->node))
     {
@@ -4642,7 +4659,10 @@ void
 ag_caller_remove_done_on (AgPending *pending,
                           gpointer   handle)
 {
-  ag_pending_remove_done_callback (pending, done_on_pending_done, handle);
+  DoneOn *done_on = handle;
+
+  /* Only compared: the callback may have been delivered and freed. */
+  ag_pending_remove_done_node (pending, &done_on->node);
 }
 
 /* }}} */

@@ -22,16 +22,24 @@ struct _AgCallback
   AgDoneFunc      func;
   gpointer        data;
   GDestroyNotify  destroy;
-  gboolean        embedded;  /* freed by @destroy, not by the pending */
+  /* immutable: the node of a done callback on a caller (a DoneOn of
+   * ag-caller.c, which owns it): the pending hands it to
+   * ag_caller_done_on_fire() or ag_caller_done_on_drop() instead of
+   * calling @func and @destroy itself */
+  guint           on_caller : 1;
   /* runs on the pending's own context, which then emits notify::state
    * (see ag_pending_notify_state()) */
-  gboolean        takes_notify;
+  guint           takes_notify : 1;
+  /* on_caller nodes: delivered by the caller (written there only) */
+  guint           delivered : 1;
 };
 
 GMainContext *ag_pending_get_context_internal (AgPending *self);
 void          ag_pending_notify_state         (AgPending *self);
 
 gboolean ag_pending_add_done_node_if_running (AgPending  *self,
+                                              AgCallback *cb);
+gboolean ag_pending_remove_done_node         (AgPending  *self,
                                               AgCallback *cb);
 
 gboolean ag_pending_take_value          (AgPending    *self,

@@ -268,11 +268,10 @@ run_callbacks (AgPending  *self,
       AgCallback *cb = callbacks;
 
       callbacks = cb->next;
-      if (cb->embedded)
+      if (cb->on_caller)
         {
-          /* its destroy notify may free it */
-          cb->func (self, cb->data);
-          cb->destroy (cb->data);
+          /* may free it */
+          ag_caller_done_on_fire (self, cb);
           continue;
         }
       cb->func (self, cb->data);
@@ -290,9 +289,9 @@ free_callbacks (AgCallback *callbacks)
       AgCallback *cb = callbacks;
 
       callbacks = cb->next;
-      if (cb->embedded)
+      if (cb->on_caller)
         {
-          cb->destroy (cb->data);
+          ag_caller_done_on_drop (cb);
           continue;
         }
       if (cb->destroy != NULL)
@@ -1753,10 +1752,9 @@ ag_pending_add_done_callback (AgPending      *self,
     }
 }
 
-/* Adds @cb, which the caller filled in, to the done callbacks. An embedded
- * node (part of a bigger structure) is never freed here: its destroy
- * notify, which must be set, owns it. Returns FALSE, leaving @cb alone, if
- * @self is done already. */
+/* Adds @cb, which the caller filled in, to the done callbacks. A node on a
+ * caller is never freed here (see AgCallback.on_caller). Returns FALSE,
+ * leaving @cb alone, if @self is done already. */
 gboolean
 ag_pending_add_done_node_if_running (AgPending  *self,
                                      AgCallback *cb)
@@ -1764,7 +1762,6 @@ ag_pending_add_done_node_if_running (AgPending  *self,
   if (ag_pending_is_done_unlocked (self))
     return FALSE;
 
-  g_assert (!cb->embedded || cb->destroy != NULL);
   cb->next = NULL;
 
   ag_pending_lock (self);
@@ -1798,8 +1795,9 @@ ag_pending_add_done_callback_if_running (AgPending      *self,
   cb->func = callback;
   cb->data = user_data;
   cb->destroy = destroy;
-  cb->embedded = FALSE;
+  cb->on_caller = FALSE;
   cb->takes_notify = FALSE;
+  cb->delivered = FALSE;
 
   if (!ag_pending_add_done_node_if_running (self, cb))
     {
@@ -1842,7 +1840,7 @@ ag_pending_remove_done_callback (AgPending  *self,
     {
       AgCallback *cb = *link;
 
-      if (cb->func == callback && cb->data == user_data)
+      if (!cb->on_caller && cb->func == callback && cb->data == user_data)
         {
           *link = cb->next;
           cb->next = removed;
@@ -1859,6 +1857,37 @@ ag_pending_remove_done_callback (AgPending  *self,
   free_callbacks (removed);
 
   return n;
+}
+
+/* Removes @cb (a node added with ag_pending_add_done_node_if_running ())
+ * if it has not run yet, and drops it (see free_callbacks ()). @cb is only
+ * compared, never read: it may be gone. Returns whether it was there. */
+gboolean
+ag_pending_remove_done_node (AgPending  *self,
+                             AgCallback *cb)
+{
+  AgCallback **link;
+  gboolean found = FALSE;
+
+  ag_pending_lock (self);
+
+  for (link = &self->callbacks; *link != NULL; link = &(*link)->next)
+    if (*link == cb)
+      {
+        *link = cb->next;
+        if (*link == NULL)
+          self->callbacks_tail = link;
+        cb->next = NULL;
+        found = TRUE;
+        break;
+      }
+
+  ag_pending_unlock (self);
+
+  if (found)
+    free_callbacks (cb);
+
+  return found;
 }
 
 /* wait_sync {{{ */
