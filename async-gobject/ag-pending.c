@@ -76,6 +76,8 @@
  * so its size is a job's): made on first use, under the lock. */
 typedef struct
 {
+  char            *name;           /* immutable: set at construction */
+  GDestroyNotify   value_destroy;  /* frees a G_TYPE_POINTER value */
   char            *cancel_message;
   GCancellable    *cancellable;
   gulong           cancellable_handler;
@@ -103,27 +105,38 @@ struct _AgPending
   guint            canceller_calls : 30;
 
   /* immutable after construction */
-  char            *name;
   GMainContext    *context;
   /* the caller whose job this is, or NULL; set before the pending is
    * published, immutable afterwards */
   AgCaller        *caller;
 
-  /* protected by the lock until done, immutable afterwards */
-  GValue           value;
-  GDestroyNotify   value_destroy;
-  GError          *error;
+  /* protected by the lock until done, immutable afterwards: the value it
+   * succeeded with, or the error it failed with, whose type field is the
+   * value's, left invalid (see outcome_error ()) */
+  union {
+    GValue         value;
+    struct {
+      GType        invalid;
+      GError      *error;
+    }              failure;
+  }                outcome;
 
+  /* protected by the lock; made on demand (what few pendings need: see
+   * AgPendingExtra), and published atomically, for the name */
+  AgPendingExtra  *extra;
   /* protected by the lock */
-  AgPendingExtra  *extra;  /* what few pendings need, made on demand */
   AgCancellerFunc  canceller;
   gpointer         canceller_data;
   GDestroyNotify   canceller_destroy;
-  AgCallback      *callbacks;
-  AgCallback     **callbacks_tail;
+  AgCallback      *callbacks;  /* the newest first */
 };
 
 G_DEFINE_FINAL_TYPE (AgPending, ag_pending, G_TYPE_OBJECT)
+
+/* A pending is made per job: its size is a job's (bench/: memory). */
+#if GLIB_SIZEOF_VOID_P == 8 && !defined(AG_USE_PTHREAD_LOCKS)
+G_STATIC_ASSERT (sizeof (AgPending) <= 128);
+#endif
 
 enum {
   PROP_0,
@@ -143,13 +156,61 @@ static GParamSpec *properties[N_PROPS];
 /* A field of the extra part, or NULL. Must hold the lock. */
 #define EXTRA(self, field) ((self)->extra != NULL ? (self)->extra->field : NULL)
 
-/* The extra part, made if needed. Must hold the lock. */
+/* The extra part, made if needed. Must hold the lock (or be constructing
+ * @self). */
 static AgPendingExtra *
 extra_unlocked (AgPending *self)
 {
   if (self->extra == NULL)
-    self->extra = g_new0 (AgPendingExtra, 1);
+    g_atomic_pointer_set (&self->extra, g_new0 (AgPendingExtra, 1));
   return self->extra;
+}
+
+/* The name given at construction, or NULL. Any thread, no lock: the name
+ * is set before the pending is shared, and the part that holds it is
+ * published atomically should it be made later. */
+static inline const char *
+pending_name (AgPending *self)
+{
+  AgPendingExtra *extra = g_atomic_pointer_get (&self->extra);
+
+  return extra != NULL ? extra->name : NULL;
+}
+
+/* The name, or the type's for messages. */
+static inline const char *
+pending_display_name (AgPending *self)
+{
+  const char *name = pending_name (self);
+
+  return name != NULL ? name : "AgPending";
+}
+
+/* The error it failed with (or was cancelled with), or NULL. Must hold the
+ * lock, or @self be done. */
+static inline GError *
+outcome_error (AgPending *self)
+{
+  return G_IS_VALUE (&self->outcome.value) ? NULL
+                                           : self->outcome.failure.error;
+}
+
+/* Reverses a list of done callbacks (added newest first). */
+static AgCallback *
+callbacks_reverse (AgCallback *callbacks)
+{
+  AgCallback *reversed = NULL;
+
+  while (callbacks != NULL)
+    {
+      AgCallback *cb = callbacks;
+
+      callbacks = cb->next;
+      cb->next = reversed;
+      reversed = cb;
+    }
+
+  return reversed;
 }
 
 static inline gboolean
@@ -387,7 +448,7 @@ ag_pending_complete (AgPending      *self,
           extra_unlocked (self)->cancel_message = g_strdup (error->message);
           g_set_object (&cancellable, EXTRA (self, cancellable));
         }
-      self->error = error;
+      self->outcome.failure.error = error;
       state = self->cancelled ? AG_PENDING_STATE_CANCELLED
                               : AG_PENDING_STATE_FAILED;
     }
@@ -395,9 +456,10 @@ ag_pending_complete (AgPending      *self,
     {
       if (value != NULL && G_IS_VALUE (value))
         {
-          self->value = *value;
+          self->outcome.value = *value;
           memset (value, 0, sizeof *value);
-          self->value_destroy = value_destroy;
+          if (value_destroy != NULL)
+            extra_unlocked (self)->value_destroy = value_destroy;
         }
       state = self->cancelled ? AG_PENDING_STATE_CANCELLED
                               : AG_PENDING_STATE_SUCCEEDED;
@@ -405,8 +467,8 @@ ag_pending_complete (AgPending      *self,
 
   g_atomic_int_set (&self->state, state);
 
-  callbacks = g_steal_pointer (&self->callbacks);
-  self->callbacks_tail = &self->callbacks;
+  /* in the order they were added */
+  callbacks = callbacks_reverse (g_steal_pointer (&self->callbacks));
   steal_canceller_if_unused_unlocked (self, &canceller_destroy,
                                       &canceller_data);
 
@@ -507,26 +569,29 @@ ag_pending_finalize (GObject *object)
       g_clear_object (&self->extra->cancellable);
     }
 
-  free_callbacks (g_steal_pointer (&self->callbacks));
+  free_callbacks (callbacks_reverse (g_steal_pointer (&self->callbacks)));
 
   if (self->canceller_destroy != NULL)
     self->canceller_destroy (self->canceller_data);
 
-  if (G_IS_VALUE (&self->value))
+  if (G_IS_VALUE (&self->outcome.value))
     {
-      if (self->value_destroy != NULL)
-        self->value_destroy (g_value_get_pointer (&self->value));
-      g_value_unset (&self->value);
-    }
+      GDestroyNotify value_destroy = EXTRA (self, value_destroy);
 
-  g_clear_error (&self->error);
+      if (value_destroy != NULL)
+        value_destroy (g_value_get_pointer (&self->outcome.value));
+      g_value_unset (&self->outcome.value);
+    }
+  else
+    g_clear_error (&self->outcome.failure.error);
+
   if (self->extra != NULL)
     {
+      g_free (self->extra->name);
       g_free (self->extra->cancel_message);
       g_clear_pointer (&self->extra->metadata, g_hash_table_unref);
       g_clear_pointer (&self->extra, g_free);
     }
-  g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->caller);
 
@@ -553,7 +618,7 @@ ag_pending_get_property (GObject    *object,
       break;
 
     case PROP_NAME:
-      g_value_set_string (value, self->name);
+      g_value_set_string (value, pending_name (self));
       break;
 
     case PROP_STATE:
@@ -580,7 +645,9 @@ ag_pending_set_property (GObject      *object,
       break;
 
     case PROP_NAME:
-      self->name = g_value_dup_string (value);
+      /* construct-only: before the pending is shared */
+      if (g_value_get_string (value) != NULL)
+        extra_unlocked (self)->name = g_value_dup_string (value);
       break;
 
     default:
@@ -672,7 +739,6 @@ ag_pending_init (AgPending *self)
 {
   ag_mutex_init (&self->lock);
   self->state = AG_PENDING_STATE_RUNNING;
-  self->callbacks_tail = &self->callbacks;
   self->context = g_main_context_ref_thread_default ();
 }
 
@@ -733,7 +799,7 @@ ag_pending_get_name (AgPending *self)
 {
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
 
-  return self->name;
+  return pending_name (self);
 }
 
 /**
@@ -1027,14 +1093,14 @@ ag_pending_read (AgPending  *self,
       ag_pending_unlock (self);
       g_set_error (error, AG_ERROR, AG_ERROR_INVALID_STATE,
                    _("The outcome of “%s” is read before it is done"),
-                   self->name ? self->name : "AgPending");
+                   pending_display_name (self));
       return FALSE;
     }
 
-  if (self->error != NULL)
+  if (outcome_error (self) != NULL)
     {
       if (error != NULL)
-        *error = g_error_copy (self->error);
+        *error = g_error_copy (outcome_error (self));
       ag_pending_unlock (self);
       return FALSE;
     }
@@ -1043,10 +1109,10 @@ ag_pending_read (AgPending  *self,
    * a boxed copy function) without the lock. */
   ag_pending_unlock (self);
 
-  if (value != NULL && G_IS_VALUE (&self->value))
+  if (value != NULL && G_IS_VALUE (&self->outcome.value))
     {
-      g_value_init (value, G_VALUE_TYPE (&self->value));
-      g_value_copy (&self->value, value);
+      g_value_init (value, G_VALUE_TYPE (&self->outcome.value));
+      g_value_copy (&self->outcome.value, value);
     }
 
   return TRUE;
@@ -1072,7 +1138,7 @@ ag_pending_read_typed (AgPending  *self,
 
       g_set_error (error, AG_ERROR, AG_ERROR_TYPE_MISMATCH,
                    _("The outcome of “%s” is empty, not a %s"),
-                   self->name ? self->name : "AgPending", wanted);
+                   pending_display_name (self), wanted);
       return FALSE;
     }
 
@@ -1080,7 +1146,7 @@ ag_pending_read_typed (AgPending  *self,
     {
       g_set_error (error, AG_ERROR, AG_ERROR_TYPE_MISMATCH,
                    _("The outcome of “%s” is a %s, not a %s"),
-                   self->name ? self->name : "AgPending",
+                   pending_display_name (self),
                    G_VALUE_TYPE_NAME (value), wanted);
       g_value_unset (value);
       return FALSE;
@@ -1678,7 +1744,7 @@ ag_pending_set_canceller (AgPending       *self,
     {
       ag_pending_unlock (self);
       g_warning ("%s: %s already has a canceller; the new one is ignored",
-                 G_STRFUNC, self->name ? self->name : "the pending");
+                 G_STRFUNC, pending_display_name (self));
       if (destroy != NULL)
         destroy (user_data);
       return;
@@ -1772,8 +1838,8 @@ ag_pending_add_done_node_if_running (AgPending  *self,
       return FALSE;
     }
 
-  *self->callbacks_tail = cb;
-  self->callbacks_tail = &cb->next;
+  cb->next = self->callbacks;
+  self->callbacks = cb;
 
   ag_pending_unlock (self);
 
@@ -1850,7 +1916,6 @@ ag_pending_remove_done_callback (AgPending  *self,
       else
         link = &cb->next;
     }
-  self->callbacks_tail = link;
 
   ag_pending_unlock (self);
 
@@ -1875,8 +1940,6 @@ ag_pending_remove_done_node (AgPending  *self,
     if (*link == cb)
       {
         *link = cb->next;
-        if (*link == NULL)
-          self->callbacks_tail = link;
         cb->next = NULL;
         found = TRUE;
         break;
@@ -1952,7 +2015,7 @@ ag_pending_wait_sync (AgPending  *self,
       g_set_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK,
                    _("Waiting for “%s” would block the thread of its caller "
                      "“%s”, the one thread that can complete it"),
-                   self->name ? self->name : "AgPending",
+                   pending_display_name (self),
                    ag_caller_get_name (self->caller));
       return FALSE;
     }
@@ -2008,7 +2071,7 @@ ag_pending_wait_sync (AgPending  *self,
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                        _("Timed out after %g seconds waiting for “%s”"),
-                       timeout, self->name ? self->name : "AgPending");
+                       timeout, pending_display_name (self));
           return FALSE;
         }
     }
@@ -2155,8 +2218,7 @@ wait_timeout_cb (gpointer user_data)
                                   _("Timed out after %g seconds waiting "
                                     "for “%s”"),
                                   data->seconds,
-                                  data->pending->name ? data->pending->name
-                                                      : "AgPending"));
+                                  pending_display_name (data->pending)));
 
   return G_SOURCE_REMOVE;
 }
@@ -2170,8 +2232,7 @@ wait_cancelled_cb (GCancellable *cancellable,
   wait_data_give_up (data,
                      g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                   _("The wait for “%s” was cancelled"),
-                                  data->pending->name ? data->pending->name
-                                                      : "AgPending"));
+                                  pending_display_name (data->pending)));
 }
 
 /**
@@ -2593,8 +2654,8 @@ ag_pending_to_string (AgPending *self)
 
   str = g_string_new ("<AgPending");
   g_string_append_printf (str, " %p", self);
-  if (self->name != NULL)
-    g_string_append_printf (str, " “%s”", self->name);
+  if (pending_name (self) != NULL)
+    g_string_append_printf (str, " “%s”", pending_name (self));
   g_string_append_printf (str, " %s", state_nick (state));
   if (self->caller != NULL)
     g_string_append_printf (str, " caller=“%s”",
@@ -2604,13 +2665,15 @@ ag_pending_to_string (AgPending *self)
   if (EXTRA (self, cancel_message) != NULL)
     g_string_append_printf (str, " cancel=“%s”",
                             self->extra->cancel_message);
-  if (state_is_done (state) && self->error != NULL)
-    g_string_append_printf (str, " error=“%s”", self->error->message);
+  if (state_is_done (state) && outcome_error (self) != NULL)
+    g_string_append_printf (str, " error=“%s”", outcome_error (self)->message);
   ag_pending_unlock (self);
 
-  if (state == AG_PENDING_STATE_SUCCEEDED && G_IS_VALUE (&self->value))
+  if (state == AG_PENDING_STATE_SUCCEEDED &&
+      G_IS_VALUE (&self->outcome.value))
     {
-      g_autofree char *contents = g_strdup_value_contents (&self->value);
+      g_autofree char *contents =
+        g_strdup_value_contents (&self->outcome.value);
 
       g_string_append_printf (str, " value=%s", contents);
     }
