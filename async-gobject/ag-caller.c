@@ -387,7 +387,7 @@ job_unref (AgJob *job)
   g_clear_pointer (&job->keyq, keyq_unref);
   g_clear_object (&job->caller);
   g_clear_object (&job->pool);
-  g_slice_free (AgJob, job);
+  g_free (job);
 }
 
 static gint
@@ -543,11 +543,7 @@ job_new (AgCaller       *self,
          gpointer        data,
          GDestroyNotify  destroy)
 {
-  /* GSlice, not malloc: a to_thread job is made by the submitting thread
-   * and freed by a worker, which then gives the memory back to a cache of
-   * its own instead of taking the submitter's malloc arena lock (GLib
-   * 2.74; newer GLib's GSlice is malloc). */
-  AgJob *job = g_slice_new0 (AgJob);
+  AgJob *job = g_new0 (AgJob, 1);
 
   job->ref_count = 1;
   job->phase = JOB_QUEUED;
