@@ -17,12 +17,7 @@
 #ifdef HAVE_EVENTFD
 #include <errno.h>
 #include <sys/eventfd.h>
-#endif
-#if defined(HAVE_EVENTFD) || defined(HAVE_GETTID)
 #include <unistd.h>
-#endif
-#ifdef HAVE_PTHREAD_MAIN_NP
-#include <pthread.h>
 #endif
 
 #include <glib/gi18n-lib.h>
@@ -312,22 +307,6 @@ thread_serial (void)
   if (serial == 0)
     serial = (guint) g_atomic_int_add (&thread_serials, 1) + 1;
   return serial;
-}
-
-/* Whether this is the process's first thread: the one that runs the global
- * default context in nearly every program (GTK's, GApplication's), and so
- * its home until some thread dispatches it. FALSE where it cannot be
- * told. */
-static gboolean
-is_initial_thread (void)
-{
-#if defined(HAVE_GETTID)
-  return gettid () == getpid ();
-#elif defined(HAVE_PTHREAD_MAIN_NP)
-  return pthread_main_np () == 1;
-#else
-  return FALSE;
-#endif
 }
 
 static void ag_caller_finish_stop (AgCaller *self);
@@ -877,9 +856,17 @@ caller_source_prepare (GSource *source,
                        gint    *timeout)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
+  guint here = thread_serial ();
   gboolean ready;
 
   *timeout = -1;
+
+  /* The thread that iterates the context is its home (for deadlock
+   * detection: ag_caller_runs_in_this_thread ()), even between its
+   * iterations, until another thread iterates it. A thread that ran it
+   * once and left it to another must not take it for its own. */
+  if ((guint) g_atomic_int_get (&self->home_thread) != here)
+    g_atomic_int_set (&self->home_thread, here);
 
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     {
@@ -4441,20 +4428,14 @@ ag_caller_report_leaks (GString *report)
 gboolean
 ag_caller_runs_in_this_thread (AgCaller *self)
 {
-  guint home;
-
   if (g_private_get (&dispatching_caller) == self ||
       g_main_context_is_owner (self->context))
     return TRUE;
 
   /* The home thread of a context that nobody runs right now (the main
-   * thread before or between runs of its loop) is the one to run it. The
-   * global default context's, before any thread dispatched it, is the
-   * process's first thread. */
-  home = (guint) g_atomic_int_get (&self->home_thread);
-  if ((home == thread_serial () ||
-       (home == 0 && self->context == g_main_context_default () &&
-        is_initial_thread ())) &&
+   * thread before or between runs of its loop) is the one to run it: the
+   * last thread that iterated it (see caller_source_prepare ()). */
+  if ((guint) g_atomic_int_get (&self->home_thread) == thread_serial () &&
       g_main_context_acquire (self->context))
     {
       g_main_context_release (self->context);

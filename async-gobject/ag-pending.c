@@ -1988,9 +1988,10 @@ sync_waiter_done_cb (AgPending *pending,
  * Never call this in the thread that must complete @self: it would wait
  * for ever (or until @timeout). When @self is the pending of a job of a
  * [class@AsyncGObject.Caller] whose thread is this one, it fails at once
- * with %AG_ERROR_WOULD_DEADLOCK instead. (The thread of the caller of the
- * global default context is the last thread that dispatched it; before
- * any did, the process's first thread.) Waiting does not cancel @self, even
+ * with %AG_ERROR_WOULD_DEADLOCK instead. (The thread of a guest caller is
+ * the last thread that iterated its context, or, before any did, the thread
+ * whose thread-default context it is, if any.) Waiting does not cancel
+ * @self, even
  * when it times out. In a thread that runs a main loop, prefer
  * [method@AsyncGObject.Pending.wait_async].
  *

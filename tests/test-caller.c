@@ -4114,45 +4114,121 @@ deadlock_clear (Deadlock *deadlock)
   g_clear_object (&deadlock->own);
 }
 
-static gpointer
-wait_sync_thread (gpointer data)
+/* A thread that runs the global default context frame by frame (as a
+ * render or game loop does): one iteration that does not block, then the
+ * next frame. Between two frames nobody owns the context. */
+typedef struct
 {
-  g_autoptr(GError) error = NULL;
-  gboolean ok = ag_pending_wait_sync (data, TIMEOUT_S, &error);
+  gint        stop;     /* (atomic) */
+  AgTestLatch pumping;  /* 1 once it iterated the context */
+} Pump;
 
-  g_assert_no_error (error);
-  return GINT_TO_POINTER (ok);
+static gpointer
+pump_thread (gpointer data)
+{
+  Pump *pump = data;
+
+  for (guint frame = 0; !g_atomic_int_get (&pump->stop); frame++)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      if (frame == 0)
+        ag_test_latch_set (&pump->pumping, 1);
+      g_usleep (G_TIME_SPAN_MILLISECOND);  /* frame pacing */
+    }
+
+  return NULL;
 }
 
-/* In a process whose main loop never ran yet (as in a GTK program before
- * g_application_run ()), its first thread waiting for a job of the main
- * caller: refused at once, not a hang until the timeout; another thread
- * waits for it as usual, and the job runs once the loop does. */
+/* The thread that waits ran the global default context once, then left it
+ * to another thread that iterates it: it is no longer that context's
+ * thread, and may wait for a job of the main caller (it was refused with
+ * WOULD_DEADLOCK while it was the last to have run the context). In a
+ * subprocess, whose default context nobody ran before. */
 static void
-test_deadlock_main_before_loop (void)
+test_deadlock_main_pumped_elsewhere (void)
 {
   if (g_test_subprocess ())
     {
       AgCaller *main_caller = ag_caller_get_main ();
+      Pump pump = { 0, };
+      g_autoptr(AgPending) here = NULL;
+      g_autoptr(AgPending) refused = NULL;
+      g_autoptr(AgPending) elsewhere = NULL;
+      g_autoptr(GError) error = NULL;
+      GThread *thread;
+
+      /* This thread runs it: a wait here is refused */
+      here = ag_caller_call_soon (main_caller, set_int_job,
+                                  GINT_TO_POINTER (1), NULL);
+      ag_test_iterate_until_done (g_main_context_default (), here);
+      refused = ag_caller_call_soon (main_caller, set_int_job,
+                                     GINT_TO_POINTER (2), NULL);
+      g_assert_false (ag_pending_wait_sync (refused, TIMEOUT_S, &error));
+      g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
+      g_clear_error (&error);
+      ag_test_iterate_until_done (g_main_context_default (), refused);
+      /* Nothing left for the context to dispatch (a wake-up still to read
+       * would make the other thread dispatch the caller, which also makes
+       * it the caller's thread) */
+      for (guint i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+        ;
+      g_assert_false (g_main_context_pending (NULL));
+
+      /* Another thread runs it now (with no job to dispatch at first): the
+       * wait is not refused */
+      ag_test_latch_init (&pump.pumping);
+      thread = g_thread_new ("pump", pump_thread, &pump);
+      ag_test_latch_wait (&pump.pumping, 1);
+      elsewhere = ag_caller_call_soon (main_caller, set_int_job,
+                                       GINT_TO_POINTER (8), NULL);
+      g_assert_true (ag_pending_wait_sync (elsewhere, TIMEOUT_S, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (ag_pending_get_int (elsewhere, NULL), ==, 8);
+
+      g_atomic_int_set (&pump.stop, 1);
+      g_thread_join (thread);
+      ag_test_latch_clear (&pump.pumping);
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static gpointer
+late_loop_thread (gpointer data)
+{
+  /* Only widens the window the test is about: it passes whatever the
+   * delay. */
+  g_usleep (50 * G_TIME_SPAN_MILLISECOND);
+  g_main_loop_run (data);
+  return NULL;
+}
+
+/* A process whose global default context is run by a thread other than the
+ * first, whose loop starts after the first thread began to wait for a job
+ * of the main caller: nothing tells that apart from a wait that will never
+ * end, so the wait is not refused (the process's first thread is not taken
+ * for the context's, as a rule that would refuse it did). */
+static void
+test_deadlock_main_loop_elsewhere (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
       g_autoptr(AgPending) pending = NULL;
       g_autoptr(GError) error = NULL;
-      GThread *waiter;
-      gint64 start;
+      GThread *thread;
 
-      g_assert_null (g_main_context_get_thread_default ());
-      pending = ag_caller_call_soon (main_caller, set_int_job,
+      pending = ag_caller_call_soon (ag_caller_get_main (), set_int_job,
                                      GINT_TO_POINTER (8), NULL);
-      start = g_get_monotonic_time ();
-      g_assert_false (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
-      g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
-      g_assert_cmpint (g_get_monotonic_time () - start, <,
-                       (gint64) (TIMEOUT_S * G_USEC_PER_SEC));
-      g_assert_false (ag_pending_is_done (pending));
-
-      waiter = g_thread_new ("waiter", wait_sync_thread, pending);
-      ag_test_iterate_until_done (g_main_context_default (), pending);
+      thread = g_thread_new ("default-loop", late_loop_thread, loop);
+      g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+      g_assert_no_error (error);
       g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 8);
-      g_assert_true (GPOINTER_TO_INT (g_thread_join (waiter)));
+
+      g_main_loop_quit (loop);
+      g_thread_join (thread);
       return;
     }
 
@@ -5995,8 +6071,10 @@ main (int   argc,
   g_test_add_func ("/Caller/stop/after-stop", test_stop_after_stop);
   g_test_add_func ("/Caller/stop/repeated", test_stop_repeated);
   g_test_add_func ("/Caller/deadlock", test_deadlock);
-  g_test_add_func ("/Caller/deadlock/main-before-loop",
-                   test_deadlock_main_before_loop);
+  g_test_add_func ("/Caller/deadlock/main-pumped-elsewhere",
+                   test_deadlock_main_pumped_elsewhere);
+  g_test_add_func ("/Caller/deadlock/main-loop-elsewhere",
+                   test_deadlock_main_loop_elsewhere);
   g_test_add_func ("/Caller/nested-loop", test_nested_loop);
   g_test_add_func ("/Caller/nested-loop/waits", test_nested_loop_waits);
   g_test_add_func ("/Caller/to-thread/pool/await-pool-job",
