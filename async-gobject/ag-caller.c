@@ -3764,8 +3764,9 @@ caller_dup_child (AgCaller   *self,
  * Gets the child of @self named @name, creating it if needed: a caller
  * that owns its own thread and is stopped with @self.
  *
- * The child is owned by @self until @self stops: in a thread other than
- * the one that stops @self, use [method@AsyncGObject.Caller.dup_child].
+ * The child belongs to @self, which drops it when either stops (a child
+ * stopped by itself leaves its parent): where another thread may stop one
+ * of them meanwhile, use [method@AsyncGObject.Caller.dup_child].
  *
  * Returns: (transfer none) (nullable): the child, or %NULL if @self is
  *   stopped
@@ -3782,7 +3783,7 @@ ag_caller_get_child (AgCaller   *self,
   g_return_val_if_fail (name != NULL, NULL);
 
   child = caller_dup_child (self, name);
-  /* @self holds it (unless a stop of @self in another thread just took
+  /* @self holds it (unless a stop in another thread just made @self drop
    * it: that is what dup_child () is for). */
   if (child != NULL)
     g_object_unref (child);
@@ -3796,8 +3797,8 @@ ag_caller_get_child (AgCaller   *self,
  * @name: the name of the child
  *
  * Like [method@AsyncGObject.Caller.get_child], but returns a reference of
- * its own, which stays valid when another thread stops @self meanwhile
- * (the child is then stopped, or about to be).
+ * its own, which stays valid when another thread stops @self or the child
+ * meanwhile (the child is then stopped, or about to be).
  *
  * Returns: (transfer full) (nullable): the child, or %NULL if @self is
  *   stopped
