@@ -189,7 +189,7 @@ struct _AgCaller
    * seen the latest push (set by prepare, cleared by check). A push wakes
    * the loop only then: a loop that is awake takes the jobs at its next
    * prepare, and a wake-up it does not need costs a write and a read of
-   * the context's eventfd, and the context's lock. */
+   * the eventfd (see caller_wake ()). */
   gint           may_sleep;
   /* (atomic): the CPU the latest push from another thread came from, or
    * -1 (callers that own their thread) */
@@ -789,16 +789,6 @@ spin_time_init (void)
     }
 }
 
-/* The poll function of the contexts of callers that own their thread.
- *
- * A wake-up through the context's eventfd costs a write, a poll () that
- * returns, a read and two context switches; when the work comes from a
- * thread on another CPU, it usually comes back within tens of µs (the
- * result of the last job goes back, and the next job comes in). So before
- * sleeping, the loop looks at its queue for a short while, with pushes
- * told not to wake it. Never when the work comes from this CPU: spinning
- * would only keep that thread from running. Other sources of the context
- * wait at most that long for their fds. */
 /* Whether the latest work for @self came from a thread on another CPU than
  * this one (which may then hand more while this one spins). */
 static gboolean
@@ -810,6 +800,16 @@ work_from_another_cpu (AgCaller *self)
   return cpu >= 0 && pusher >= 0 && pusher != cpu;
 }
 
+/* The poll function of the contexts of callers that own their thread.
+ *
+ * A wake-up through the caller's eventfd costs a write, a poll () that
+ * returns, a read and two context switches; when the work comes from a
+ * thread on another CPU, it usually comes back within tens of µs (the
+ * result of the last job goes back, and the next job comes in). So before
+ * sleeping, the loop looks at its queue for a short while, with pushes
+ * told not to wake it. Never when the work comes from this CPU: spinning
+ * would only keep that thread from running. Other sources of the context
+ * wait at most that long for their fds. */
 static gint
 caller_poll (GPollFD *fds,
              guint    nfds,
@@ -851,6 +851,26 @@ caller_poll (GPollFD *fds,
 
 /* }}} */
 
+/* Whether the source has work to dispatch: jobs and due timers (@timeout,
+ * nullable, gets the time to the next timer), or, in a loop nested in one
+ * of our jobs, where only done callbacks run (see nested_dispatch ()), a
+ * done callback. */
+static gboolean
+caller_ready (AgCaller *self,
+              gint     *timeout)
+{
+  gboolean ready;
+
+  ag_caller_lock (self);
+  if (G_UNLIKELY (dispatching_here (self)))
+    ready = has_done_on_unlocked (self);
+  else
+    ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
+  ag_caller_unlock (self);
+
+  return ready;
+}
+
 static gboolean
 caller_source_prepare (GSource *source,
                        gint    *timeout)
@@ -878,22 +898,7 @@ caller_source_prepare (GSource *source,
    * are sequentially consistent) or what follows sees the push. */
   g_atomic_int_set (&self->may_sleep, TRUE);
 
-  if (G_UNLIKELY (dispatching_here (self)))
-    {
-      /* A loop nested in one of our jobs: only done callbacks run there
-       * (see nested_dispatch ()). */
-      ag_caller_lock (self);
-      ready = has_done_on_unlocked (self);
-      ag_caller_unlock (self);
-      if (ready)
-        *timeout = 0;
-      return ready;
-    }
-
-  ag_caller_lock (self);
-  ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
-  ag_caller_unlock (self);
-
+  ready = caller_ready (self, timeout);
   if (ready)
     *timeout = 0;
 
@@ -904,7 +909,6 @@ static gboolean
 caller_source_check (GSource *source)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
-  gboolean ready;
 
   /* Awake until the next prepare. */
   g_atomic_int_set (&self->may_sleep, FALSE);
@@ -924,19 +928,7 @@ caller_source_check (GSource *source)
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
 
-  if (G_UNLIKELY (dispatching_here (self)))
-    {
-      ag_caller_lock (self);
-      ready = has_done_on_unlocked (self);
-      ag_caller_unlock (self);
-      return ready;
-    }
-
-  ag_caller_lock (self);
-  ready = caller_ready_unlocked (self, g_get_monotonic_time (), NULL);
-  ag_caller_unlock (self);
-
-  return ready;
+  return caller_ready (self, NULL);
 }
 
 /* Moves the timers whose deadline has come to the end of the queue, in
@@ -1106,7 +1098,6 @@ caller_dispatch (AgCaller *self)
 
   previous = g_private_get (&dispatching_caller);
   g_private_set (&dispatching_caller, self);
-  g_atomic_int_set (&self->home_thread, thread_serial ());
   /* Awake: the loop goes through prepare () before it sleeps again (which
    * check () does not always see: GLib skips it for a source that prepare
    * found ready). */
@@ -1552,9 +1543,7 @@ reaper_dispatch (GSource     *source,
 
   g_source_set_ready_time (source, -1);
 
-  ag_caller_lock (worker);
-  g_set_object (&parent, worker->parent);
-  ag_caller_unlock (worker);
+  parent = ag_caller_dup_parent (worker);
 
   if (parent == NULL)
     return G_SOURCE_CONTINUE;
@@ -1758,9 +1747,7 @@ pool_woken (AgCaller *worker)
 {
   g_autoptr(AgCaller) parent = NULL;
 
-  ag_caller_lock (worker);
-  g_set_object (&parent, worker->parent);
-  ag_caller_unlock (worker);
+  parent = ag_caller_dup_parent (worker);
 
   if (parent == NULL)
     return;
@@ -1785,9 +1772,7 @@ worker_return_to_pool (AgCaller *worker)
   gboolean was_waking;
   gint64 deadline = -1;
 
-  ag_caller_lock (worker);
-  g_set_object (&parent, worker->parent);
-  ag_caller_unlock (worker);
+  parent = ag_caller_dup_parent (worker);
 
   if (parent == NULL)
     return;
@@ -1851,9 +1836,7 @@ pool_job_waits (AgCaller *worker,
   g_autoptr(AgCaller) parent = NULL;
   gboolean pump = FALSE;
 
-  ag_caller_lock (worker);
-  g_set_object (&parent, worker->parent);
-  ag_caller_unlock (worker);
+  parent = ag_caller_dup_parent (worker);
 
   if (parent == NULL)
     return;
@@ -1875,8 +1858,8 @@ pool_job_waits (AgCaller *worker,
 }
 
 /* Makes a new worker for the pool of @self, which counted it in
- * n_live_workers already; it has one (pretend) pool job, so that
- * worker_return_to_pool () gives it its first. NULL if @self stopped
+ * n_live_workers already; it has no job yet (the caller gives it one, or
+ * worker_return_to_pool () the first waiting). NULL if @self stopped
  * meanwhile. Returns a new reference. */
 static AgCaller *
 pool_spawn (AgCaller *self)
@@ -1888,8 +1871,6 @@ pool_spawn (AgCaller *self)
   name = g_strdup_printf ("%s-worker-%u", self->name,
                           (guint) g_atomic_int_add (&self->n_workers, 1) + 1);
   worker = caller_new_thread (name, self, TRUE);
-
-  /* not in the pool yet: no lock */
 
   ag_caller_lock (self);
   running = g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING;
@@ -1946,8 +1927,8 @@ pool_pump (AgCaller *self)
  * max-workers; else it waits in the pool's queue for the first worker done
  * with its job. So a job never waits behind another job while a worker is
  * free, and a burst of jobs keeps the busy workers busy without a wake-up
- * per job. Returns the worker it went to at once, or NULL. */
-static AgCaller *
+ * per job. */
+static void
 pool_submit (AgCaller *self,
              AgJob    *job)
 {
@@ -1996,17 +1977,17 @@ pool_submit (AgCaller *self,
   if (reject)
     {
       job_reject (self, job);
-      return NULL;
+      return;
     }
   if (drop)
     {
       job_unref (job);
-      return NULL;
+      return;
     }
   if (pump)
     {
       pool_pump (self);
-      return NULL;
+      return;
     }
   if (spawn)
     {
@@ -2014,7 +1995,7 @@ pool_submit (AgCaller *self,
       if (worker == NULL)
         {
           job_reject (self, job);
-          return NULL;
+          return;
         }
       ag_pool_lock (self);
       if (job->pool_done)
@@ -2027,14 +2008,12 @@ pool_submit (AgCaller *self,
           job_unref (job);
           /* it has no job after all */
           worker_return_to_pool (worker);
-          return NULL;
+          return;
         }
     }
 
   if (worker != NULL)
     pool_push (worker, job);
-
-  return g_steal_pointer (&worker);
 }
 
 /* }}} */
@@ -3679,7 +3658,6 @@ ag_caller_to_thread (AgCaller       *self,
                      gpointer        user_data,
                      GDestroyNotify  destroy)
 {
-  g_autoptr(AgCaller) worker = NULL;
   AgPending *pending;
   AgJob *job;
 
@@ -3691,7 +3669,7 @@ ag_caller_to_thread (AgCaller       *self,
   job->pool = g_object_ref (self);
   pending = job_make_pending (NULL, job);
 
-  worker = pool_submit (self, job);
+  pool_submit (self, job);
 
   return pending;
 }
@@ -4630,8 +4608,7 @@ ag_caller_add_done_on (AgPending      *self,
     {
       /* done long ago: its notification went out then */
       done_on->node.takes_notify = FALSE;
-      done_on_pending_done (self, done_on);
-      done_on_unref (done_on);
+      ag_caller_done_on_fire (self, &done_on->node);
     }
 }
 
