@@ -9,9 +9,6 @@
 
 G_BEGIN_DECLS
 
-/* Completes @self with the contents of @value, which is stolen (left
- * zeroed) whether or not this call wins. @value may be NULL or unset for an
- * empty outcome. */
 /* A done callback. Callers may embed one in a structure of their own (see
  * ag_pending_add_done_node_if_running()) to save an allocation. */
 typedef struct _AgCallback AgCallback;
@@ -42,6 +39,9 @@ gboolean ag_pending_add_done_node_if_running (AgPending  *self,
 gboolean ag_pending_remove_done_node         (AgPending  *self,
                                               AgCallback *cb);
 
+/* Completes @self with the contents of @value, which is stolen (left
+ * zeroed) whether or not this call wins. @value may be NULL or unset for an
+ * empty outcome. */
 gboolean ag_pending_take_value          (AgPending    *self,
                                          GValue       *value);
 

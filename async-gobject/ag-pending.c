@@ -296,8 +296,12 @@ ag_pending_report_leaks (GString *report)
   return running->len + n_finalized;
 }
 
-static void
-ag_pending_queue_notify (AgPending *self)
+/* Emits notify::state on the pending's own context: inline in its thread
+ * (so also for a done callback that took the completion's notification
+ * over, AgCallback.takes_notify: no GSource, and no lookup of handlers in
+ * the completing thread), else from an idle source there. */
+void
+ag_pending_notify_state (AgPending *self)
 {
   ag_notify_on_context (self, self->context, properties[PROP_STATE],
                         &self->notify_queued);
@@ -308,16 +312,6 @@ GMainContext *
 ag_pending_get_context_internal (AgPending *self)
 {
   return self->context;
-}
-
-/* Emits notify::state for the completion, for a done callback that took it
- * over (AgCallback.takes_notify): in the pending's own context, that is
- * inline, with no GSource and no lookup of handlers in the completing
- * thread. */
-void
-ag_pending_notify_state (AgPending *self)
-{
-  ag_pending_queue_notify (self);
 }
 
 static void
@@ -500,7 +494,7 @@ ag_pending_complete (AgPending      *self,
   run_callbacks (self, callbacks);
 
   if (!notify_taken)
-    ag_pending_queue_notify (self);
+    ag_pending_notify_state (self);
 
   g_object_unref (self);
 
@@ -1581,7 +1575,7 @@ ag_pending_cancel_internal (AgPending  *self,
     g_cancellable_cancel (cancellable);
 
   if (state_changed)
-    ag_pending_queue_notify (self);
+    ag_pending_notify_state (self);
 
   g_object_unref (self);
 
@@ -1828,8 +1822,6 @@ ag_pending_add_done_node_if_running (AgPending  *self,
   if (ag_pending_is_done_unlocked (self))
     return FALSE;
 
-  cb->next = NULL;
-
   ag_pending_lock (self);
 
   if (ag_pending_is_done_unlocked (self))
@@ -1991,8 +1983,7 @@ sync_waiter_done_cb (AgPending *pending,
  * with %AG_ERROR_WOULD_DEADLOCK instead. (The thread of a guest caller is
  * the last thread that iterated its context, or, before any did, the thread
  * whose thread-default context it is, if any.) Waiting does not cancel
- * @self, even
- * when it times out. In a thread that runs a main loop, prefer
+ * @self, even when it times out. In a thread that runs a main loop, prefer
  * [method@AsyncGObject.Pending.wait_async].
  *
  * Returns: %TRUE if @self succeeded; %FALSE with %G_IO_ERROR_TIMED_OUT if it
@@ -2177,14 +2168,7 @@ wait_done_on_destroy (gpointer user_data)
 {
   WaitData *data = user_data;
 
-  if (g_atomic_int_compare_and_exchange (&data->finished, 0, 1))
-    {
-      g_autoptr(GTask) task = g_steal_pointer (&data->task);
-
-      wait_data_detach (data, TRUE);
-      g_task_return_boolean (task, TRUE);
-    }
-
+  wait_done_cb (data->pending, data);
   wait_data_unref (data);
 }
 
@@ -2467,6 +2451,7 @@ ag_pending_set_metadata (AgPending    *self,
                          const char   *key,
                          const GValue *value)
 {
+  GHashTable *metadata;
   GValue *copy = NULL;
   GValue *old = NULL;
   char *old_key = NULL;
@@ -2484,22 +2469,23 @@ ag_pending_set_metadata (AgPending    *self,
 
   ag_pending_lock (self);
 
-  if (EXTRA (self, metadata) == NULL && copy != NULL)
-    extra_unlocked (self)->metadata =
+  metadata = EXTRA (self, metadata);
+  if (metadata == NULL && copy != NULL)
+    metadata = extra_unlocked (self)->metadata =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
 
-  if (EXTRA (self, metadata) != NULL)
+  if (metadata != NULL)
     {
       /* Steal the old entry so that it is freed outside the lock. */
       gpointer k, v;
 
-      if (g_hash_table_steal_extended (EXTRA (self, metadata), key, &k, &v))
+      if (g_hash_table_steal_extended (metadata, key, &k, &v))
         {
           old_key = k;
           old = v;
         }
       if (copy != NULL)
-        g_hash_table_insert (EXTRA (self, metadata), g_strdup (key), copy);
+        g_hash_table_insert (metadata, g_strdup (key), copy);
     }
 
   ag_pending_unlock (self);
