@@ -1893,6 +1893,21 @@ typedef struct
 } Blocked;
 
 static void
+blocked_init (Blocked *blocked)
+{
+  ag_test_latch_init (&blocked->started);
+  ag_test_latch_init (&blocked->cancelled);
+  g_atomic_int_set (&blocked->handler_ok, 0);
+}
+
+static void
+blocked_clear (Blocked *blocked)
+{
+  ag_test_latch_clear (&blocked->started);
+  ag_test_latch_clear (&blocked->cancelled);
+}
+
+static void
 blocked_cancelled_cb (GCancellable *cancellable,
                       gpointer      data)
 {
@@ -1992,9 +2007,7 @@ test_cancel_cross_thread (void)
 
   thread_check_begin (&check);
   probe_init (&probe);
-  ag_test_latch_init (&blocked.started);
-  ag_test_latch_init (&blocked.cancelled);
-  g_atomic_int_set (&blocked.handler_ok, 0);
+  blocked_init (&blocked);
 
   /* A job queued on this thread's guest, cancelled by another thread */
   context = ag_test_push_context ();
@@ -2059,8 +2072,7 @@ test_cancel_cross_thread (void)
 
   g_free (raced);
   probe_clear (&probe);
-  ag_test_latch_clear (&blocked.started);
-  ag_test_latch_clear (&blocked.cancelled);
+  blocked_clear (&blocked);
   thread_check_end (&check);
 }
 
@@ -2105,9 +2117,7 @@ test_cancel_followed (void)
 
   thread_check_begin (&check);
   probe_init (&probe);
-  ag_test_latch_init (&blocked.started);
-  ag_test_latch_init (&blocked.cancelled);
-  g_atomic_int_set (&blocked.handler_ok, 0);
+  blocked_init (&blocked);
 
   caller = ag_caller_new_thread ("followed");
 
@@ -2153,8 +2163,7 @@ test_cancel_followed (void)
 
   g_clear_object (&chain.inner);
   probe_clear (&probe);
-  ag_test_latch_clear (&blocked.started);
-  ag_test_latch_clear (&blocked.cancelled);
+  blocked_clear (&blocked);
   thread_check_end (&check);
 }
 
