@@ -2752,6 +2752,24 @@ pool_job_submit (AgCaller *caller,
   return ag_caller_to_thread (caller, pool_job_run, job, pool_job_destroy);
 }
 
+/* Makes @n jobs in @jobs (blockers if @blocks) and submits each one to
+ * @caller as soon as it is made, in order; their pendings go to
+ * @pendings. */
+static void
+pool_jobs_submit (AgCaller   *caller,
+                  PoolJob    *jobs,
+                  AgPending **pendings,
+                  guint       n,
+                  gint       *next_rank,
+                  gboolean    blocks)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      pool_job_init (&jobs[i], next_rank, blocks);
+      pendings[i] = pool_job_submit (caller, &jobs[i]);
+    }
+}
+
 /* @job has not started (and so not run) yet. */
 static void
 pool_job_assert_waiting (PoolJob   *job,
@@ -2820,11 +2838,7 @@ test_to_thread_pool_first_free_worker (void)
   g_assert_cmpuint (ag_caller_get_max_workers (parent), ==, 2);
 
   /* Two jobs that block hold the two workers */
-  for (guint i = 0; i < 2; i++)
-    {
-      pool_job_init (&blockers[i], &next_rank, TRUE);
-      blocked[i] = pool_job_submit (parent, &blockers[i]);
-    }
+  pool_jobs_submit (parent, blockers, blocked, 2, &next_rank, TRUE);
   for (guint i = 0; i < 2; i++)
     ag_test_latch_wait (&blockers[i].started, 1);
   g_assert_true (blockers[0].thread != blockers[1].thread);
@@ -2833,11 +2847,7 @@ test_to_thread_pool_first_free_worker (void)
 
   /* With max-workers busy, more jobs wait in the pool's queue: they do not
    * start, and no third worker is made */
-  for (guint i = 0; i < N_WAITING; i++)
-    {
-      pool_job_init (&waiting[i], &next_rank, FALSE);
-      queued[i] = pool_job_submit (parent, &waiting[i]);
-    }
+  pool_jobs_submit (parent, waiting, queued, N_WAITING, &next_rank, FALSE);
   g_assert_cmpuint (n_children (parent), ==, 2);
   for (guint i = 0; i < N_WAITING; i++)
     pool_job_assert_waiting (&waiting[i], queued[i]);
@@ -3029,11 +3039,7 @@ test_to_thread_pool_stop_cancels_waiting (void)
   blocked = pool_job_submit (parent, &blocker);
   ag_test_latch_wait (&blocker.started, 1);
   cancelled = pool_job_submit (parent, &dropped);
-  for (guint i = 0; i < N_WAITING; i++)
-    {
-      pool_job_init (&waiting[i], &next_rank, FALSE);
-      queued[i] = pool_job_submit (parent, &waiting[i]);
-    }
+  pool_jobs_submit (parent, waiting, queued, N_WAITING, &next_rank, FALSE);
   g_assert_true (ag_pending_cancel (cancelled, "no longer wanted"));
   pool_job_assert_never_ran (&dropped, cancelled);
   for (guint i = 0; i < N_WAITING; i++)
@@ -3103,11 +3109,7 @@ test_to_thread_pool_stop_busy_worker (void)
 
   blocked = pool_job_submit (parent, &blocker);
   ag_test_latch_wait (&blocker.started, 1);
-  for (guint i = 0; i < N_WAITING; i++)
-    {
-      pool_job_init (&waiting[i], &next_rank, FALSE);
-      queued[i] = pool_job_submit (parent, &waiting[i]);
-    }
+  pool_jobs_submit (parent, waiting, queued, N_WAITING, &next_rank, FALSE);
   for (guint i = 0; i < N_WAITING; i++)
     pool_job_assert_waiting (&waiting[i], queued[i]);
   children = ag_caller_dup_children (parent);
@@ -3181,11 +3183,7 @@ test_to_thread_pool_idle_wake_chain (void)
   ag_caller_set_max_workers (parent, N_CHAIN + 1);
 
   /* N_CHAIN + 1 workers, then all idle */
-  for (guint i = 0; i < N_CHAIN; i++)
-    {
-      pool_job_init (&primers[i], &next_rank, TRUE);
-      primed[i] = pool_job_submit (parent, &primers[i]);
-    }
+  pool_jobs_submit (parent, primers, primed, N_CHAIN, &next_rank, TRUE);
   pool_job_init (&tail, &next_rank, TRUE);
   last = pool_job_submit (parent, &tail);
   for (guint i = 0; i < N_CHAIN; i++)
@@ -3213,11 +3211,7 @@ test_to_thread_pool_idle_wake_chain (void)
    * more: each wake-up is passed on to the next idle worker, so the last
    * job runs while all the others still block */
   next_rank = 0;
-  for (guint i = 0; i < N_CHAIN; i++)
-    {
-      pool_job_init (&blockers[i], &next_rank, TRUE);
-      blocked[i] = pool_job_submit (parent, &blockers[i]);
-    }
+  pool_jobs_submit (parent, blockers, blocked, N_CHAIN, &next_rank, TRUE);
   pool_job_init (&tail, &next_rank, FALSE);
   last = pool_job_submit (parent, &tail);
   pool_job_assert_ran (&tail, last);
