@@ -81,28 +81,6 @@ stop_and_wait (AgCaller *caller)
   g_assert_cmpint (ag_caller_get_state (owned), ==, AG_CALLER_STATE_STOPPED);
 }
 
-/* Counts its calls in the gint @data points to. */
-static AgPending *
-count_job (AgPending *pending,
-           gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-  return NULL;
-}
-
-static void
-count_direct (gpointer data)
-{
-  g_atomic_int_inc ((gint *) data);
-}
-
-static void
-count_done_cb (AgPending *pending,
-               gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-}
-
 static void
 count_canceller (AgPending  *pending,
                  const char *message,
@@ -114,14 +92,6 @@ count_canceller (AgPending  *pending,
 static AgPending *
 null_producer (gpointer data)
 {
-  return NULL;
-}
-
-static AgPending *
-set_int_job (AgPending *pending,
-             gpointer   data)
-{
-  ag_pending_set_int (pending, GPOINTER_TO_INT (data));
   return NULL;
 }
 
@@ -138,8 +108,8 @@ later_init (Later *later)
 {
   later->caller = ag_caller_new_thread ("bad-input-later");
   later->pending = ag_caller_call_later (later->caller, SHORT_DELAY_S,
-                                         set_int_job, GINT_TO_POINTER (7),
-                                         NULL);
+                                         ag_test_set_int_job,
+                                         GINT_TO_POINTER (7), NULL);
   g_assert_nonnull (later->pending);
 }
 
@@ -309,9 +279,10 @@ check_pending_bad_self (gpointer self)
   g_assert_null (p);
   EXPECT_CRITICAL (ag_pending_set_canceller (bad, count_canceller, &called,
                                              ag_test_count));
-  EXPECT_CRITICAL (ag_pending_add_done_callback (bad, count_done_cb, &called,
-                                                 ag_test_count));
-  EXPECT_CRITICAL (u = ag_pending_remove_done_callback (bad, count_done_cb,
+  EXPECT_CRITICAL (ag_pending_add_done_callback (bad, ag_test_count_done_cb,
+                                                 &called, ag_test_count));
+  EXPECT_CRITICAL (u = ag_pending_remove_done_callback (bad,
+                                                        ag_test_count_done_cb,
                                                         &called));
   g_assert_cmpuint (u, ==, 0);
 
@@ -1104,20 +1075,20 @@ check_caller_bad_self (gpointer self,
   g_assert_cmpfloat (d, ==, 0);
   EXPECT_CRITICAL (ag_caller_set_max_batch_time (bad, 1));
 
-  EXPECT_CRITICAL (p = ag_caller_call_soon (bad, count_job, &ran,
+  EXPECT_CRITICAL (p = ag_caller_call_soon (bad, ag_test_count_job, &ran,
                                             ag_test_count));
   g_assert_null (p);
-  EXPECT_CRITICAL (p = ag_caller_call_later (bad, 0.01, count_job, &ran,
+  EXPECT_CRITICAL (p = ag_caller_call_later (bad, 0.01, ag_test_count_job, &ran,
                                              ag_test_count));
   g_assert_null (p);
-  EXPECT_CRITICAL (ag_caller_call_direct (bad, count_direct, &ran,
+  EXPECT_CRITICAL (ag_caller_call_direct (bad, ag_test_count, &ran,
                                           ag_test_count));
-  EXPECT_CRITICAL (p = ag_caller_to_thread (bad, count_job, &ran,
+  EXPECT_CRITICAL (p = ag_caller_to_thread (bad, ag_test_count_job, &ran,
                                             ag_test_count));
   g_assert_null (p);
   EXPECT_CRITICAL (p = ag_caller_get_child (bad, "kid"));
   g_assert_null (p);
-  EXPECT_CRITICAL (p = ag_caller_queue_call (bad, "k", count_job, &ran,
+  EXPECT_CRITICAL (p = ag_caller_queue_call (bad, "k", ag_test_count_job, &ran,
                                              ag_test_count));
   g_assert_null (p);
   EXPECT_CRITICAL (p = ag_caller_queue_get (bad, "k"));
@@ -1139,7 +1110,7 @@ check_caller_bad_self (gpointer self,
                                                        MODE_IGNORE));
   g_assert_null (p);
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (good_pending, bad,
-                                                    count_done_cb, &ran,
+                                                    ag_test_count_done_cb, &ran,
                                                     ag_test_count));
 
   {
@@ -1201,8 +1172,8 @@ test_caller (void)
   g_assert_null (p);
   EXPECT_CRITICAL (p = ag_caller_get_child (caller, NULL));
   g_assert_null (p);
-  EXPECT_CRITICAL (p = ag_caller_queue_call (caller, NULL, count_job, &ran,
-                                             NULL));
+  EXPECT_CRITICAL (p = ag_caller_queue_call (caller, NULL, ag_test_count_job,
+                                             &ran, NULL));
   g_assert_null (p);
   EXPECT_CRITICAL (p = ag_caller_queue_call (caller, "k", NULL, &ran, NULL));
   g_assert_null (p);
@@ -1212,13 +1183,14 @@ test_caller (void)
 
   /* add_done_callback_on */
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (NULL, caller,
-                                                    count_done_cb, &ran,
+                                                    ag_test_count_done_cb, &ran,
                                                     NULL));
   EXPECT_CRITICAL (ag_pending_add_done_callback_on ((AgPending *) cancellable,
-                                                    caller, count_done_cb,
+                                                    caller,
+                                                    ag_test_count_done_cb,
                                                     &ran, NULL));
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (done, NULL,
-                                                    count_done_cb, &ran,
+                                                    ag_test_count_done_cb, &ran,
                                                     NULL));
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (done, caller, NULL, &ran,
                                                     NULL));
@@ -1404,11 +1376,11 @@ test_caller_delays (void)
     }
 
   /* NaN: refused with a critical, never runs */
-  EXPECT_CRITICAL (p = ag_caller_call_later (caller, NAN, count_job, &ran,
-                                             NULL));
+  EXPECT_CRITICAL (p = ag_caller_call_later (caller, NAN, ag_test_count_job,
+                                             &ran, NULL));
   g_assert_null (p);
-  EXPECT_CRITICAL (p = ag_caller_call_later (caller, -NAN, count_job, &ran,
-                                             NULL));
+  EXPECT_CRITICAL (p = ag_caller_call_later (caller, -NAN, ag_test_count_job,
+                                             &ran, NULL));
   g_assert_null (p);
 
   /* Negative delays: as soon as possible, that is in order with
@@ -1438,11 +1410,11 @@ test_caller_delays (void)
    * at once, releasing their data */
   {
     g_autoptr(AgPending) forever = ag_caller_call_later (caller, INFINITY,
-                                                         count_job,
+                                                         ag_test_count_job,
                                                          &destroyed,
                                                          ag_test_count);
     g_autoptr(AgPending) huge = ag_caller_call_later (caller, 1e300,
-                                                      count_job, &ran,
+                                                      ag_test_count_job, &ran,
                                                       NULL);
 
     g_assert_nonnull (forever);
@@ -2573,7 +2545,7 @@ construct_caller (void)
   g_assert_nonnull (ag_caller_get_stopped (caller));
   g_assert_cmpuint (ag_caller_get_id (caller), >, 0);
 
-  pending = ag_caller_call_soon (caller, count_job, &ran, NULL);
+  pending = ag_caller_call_soon (caller, ag_test_count_job, &ran, NULL);
   ag_test_iterate_until_done (context, pending);
   g_assert_cmpint (ran, ==, 1);
 

@@ -210,28 +210,6 @@ probe_destroy (gpointer data)
   ag_test_latch_add (&probe->destroyed, 1);
 }
 
-static AgPending *
-count_job (AgPending *pending,
-           gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-  return NULL;
-}
-
-static void
-count_direct (gpointer data)
-{
-  g_atomic_int_inc ((gint *) data);
-}
-
-static AgPending *
-set_int_job (AgPending *pending,
-             gpointer   data)
-{
-  ag_pending_set_int (pending, GPOINTER_TO_INT (data));
-  return NULL;
-}
-
 /* }}} */
 
 /* {{{ Gates: jobs that hold their thread until the test opens the gate */
@@ -3827,8 +3805,8 @@ test_stop_protected (void)
   ag_caller_stop (caller, FALSE);
   ag_caller_stop (caller, FALSE);
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_RUNNING);
-  pending = ag_caller_call_soon (caller, set_int_job, GINT_TO_POINTER (4),
-                                 NULL);
+  pending = ag_caller_call_soon (caller, ag_test_set_int_job,
+                                 GINT_TO_POINTER (4), NULL);
   ag_test_wait_done (pending);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_false (ag_pending_is_done (ag_caller_get_stopped (caller)));
@@ -4025,8 +4003,8 @@ test_stop_repeated (void)
       caller = ag_caller_new_thread ("racing-stops");
       kid = ag_caller_get_child (caller, "kid");
       g_object_ref (kid);
-      pending = ag_caller_call_soon (kid, set_int_job, GINT_TO_POINTER (1),
-                                     NULL);
+      pending = ag_caller_call_soon (kid, ag_test_set_int_job,
+                                     GINT_TO_POINTER (1), NULL);
 
       ag_test_barrier_init (&barrier, G_N_ELEMENTS (threads) + 1);
       stopper.caller = caller;
@@ -4072,7 +4050,8 @@ deadlock_wait_own (Deadlock *deadlock)
 {
   AgCaller *self = ag_caller_get_current ();
 
-  deadlock->own = ag_caller_call_soon (self, count_job, &deadlock->ran, NULL);
+  deadlock->own = ag_caller_call_soon (self, ag_test_count_job,
+                                       &deadlock->ran, NULL);
   g_assert_false (ag_pending_wait_sync (deadlock->own, TIMEOUT_S,
                                         &deadlock->own_error));
 }
@@ -4089,13 +4068,13 @@ deadlock_job (AgPending *pending,
   deadlock_wait_own (deadlock);
 
   /* Jobs of other threads: waited for */
-  other = ag_caller_call_soon (deadlock->other, set_int_job,
+  other = ag_caller_call_soon (deadlock->other, ag_test_set_int_job,
                                GINT_TO_POINTER (3), NULL);
   deadlock->other_ok = ag_pending_wait_sync (other, TIMEOUT_S,
                                              &deadlock->other_error);
   deadlock->other_value = ag_pending_get_int (other, NULL);
 
-  pooled = ag_caller_to_thread (ag_caller_get_current (), set_int_job,
+  pooled = ag_caller_to_thread (ag_caller_get_current (), ag_test_set_int_job,
                                 GINT_TO_POINTER (4), NULL);
   deadlock->pool_ok = ag_pending_wait_sync (pooled, TIMEOUT_S,
                                             &deadlock->pool_error);
@@ -4161,10 +4140,10 @@ test_deadlock_main_pumped_elsewhere (void)
       GThread *thread;
 
       /* This thread runs it: a wait here is refused */
-      here = ag_caller_call_soon (main_caller, set_int_job,
+      here = ag_caller_call_soon (main_caller, ag_test_set_int_job,
                                   GINT_TO_POINTER (1), NULL);
       ag_test_iterate_until_done (g_main_context_default (), here);
-      refused = ag_caller_call_soon (main_caller, set_int_job,
+      refused = ag_caller_call_soon (main_caller, ag_test_set_int_job,
                                      GINT_TO_POINTER (2), NULL);
       g_assert_false (ag_pending_wait_sync (refused, TIMEOUT_S, &error));
       g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
@@ -4182,7 +4161,7 @@ test_deadlock_main_pumped_elsewhere (void)
       ag_test_latch_init (&pump.pumping);
       thread = g_thread_new ("pump", pump_thread, &pump);
       ag_test_latch_wait (&pump.pumping, 1);
-      elsewhere = ag_caller_call_soon (main_caller, set_int_job,
+      elsewhere = ag_caller_call_soon (main_caller, ag_test_set_int_job,
                                        GINT_TO_POINTER (8), NULL);
       g_assert_true (ag_pending_wait_sync (elsewhere, TIMEOUT_S, &error));
       g_assert_no_error (error);
@@ -4223,7 +4202,7 @@ test_deadlock_main_loop_elsewhere (void)
       g_autoptr(GError) error = NULL;
       GThread *thread;
 
-      pending = ag_caller_call_soon (ag_caller_get_main (), set_int_job,
+      pending = ag_caller_call_soon (ag_caller_get_main (), ag_test_set_int_job,
                                      GINT_TO_POINTER (8), NULL);
       thread = g_thread_new ("default-loop", late_loop_thread, loop);
       g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
@@ -4293,7 +4272,7 @@ test_deadlock (void)
   /* The main thread, whose caller must run the job: refused... */
   context = ag_test_push_context ();
   current = ag_caller_get_current ();
-  here = ag_caller_call_soon (current, set_int_job, GINT_TO_POINTER (5),
+  here = ag_caller_call_soon (current, ag_test_set_int_job, GINT_TO_POINTER (5),
                               NULL);
   g_assert_false (ag_pending_wait_sync (here, TIMEOUT_S, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
@@ -4303,14 +4282,14 @@ test_deadlock (void)
   ag_test_assert_state (here, AG_PENDING_STATE_SUCCEEDED);
 
   /* ...but it may wait for a worker, and for another caller's thread */
-  pooled = ag_caller_to_thread (current, set_int_job, GINT_TO_POINTER (6),
-                                NULL);
+  pooled = ag_caller_to_thread (current, ag_test_set_int_job,
+                                GINT_TO_POINTER (6), NULL);
   g_assert_true (ag_pending_wait_sync (pooled, TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pooled, NULL), ==, 6);
   g_clear_object (&pending);
-  pending = ag_caller_call_soon (other, set_int_job, GINT_TO_POINTER (7),
-                                 NULL);
+  pending = ag_caller_call_soon (other, ag_test_set_int_job,
+                                 GINT_TO_POINTER (7), NULL);
   g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 7);
@@ -4383,13 +4362,6 @@ test_registry (void)
 /* {{{ /Caller/bad-args */
 
 static void
-bad_done_cb (AgPending *pending,
-             gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-}
-
-static void
 test_bad_args (void)
 {
   GMainContext *context = g_main_context_new ();
@@ -4400,31 +4372,33 @@ test_bad_args (void)
 
   items[0] = pending;
 
-  EXPECT_CRITICAL (g_assert_null (ag_caller_call_soon (NULL, count_job, &ran,
-                                                       NULL)));
+  EXPECT_CRITICAL (g_assert_null (ag_caller_call_soon (NULL, ag_test_count_job,
+                                                       &ran, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_call_soon (caller, NULL, &ran,
                                                        NULL)));
-  EXPECT_CRITICAL (g_assert_null (ag_caller_call_later (NULL, 1.0, count_job,
+  EXPECT_CRITICAL (g_assert_null (ag_caller_call_later (NULL, 1.0,
+                                                        ag_test_count_job,
                                                         &ran, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_call_later (caller, NAN,
-                                                        count_job, &ran,
+                                                        ag_test_count_job, &ran,
                                                         NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_call_later (caller, 1.0, NULL,
                                                         &ran, NULL)));
-  EXPECT_CRITICAL (ag_caller_call_direct (NULL, count_direct, &ran, NULL));
+  EXPECT_CRITICAL (ag_caller_call_direct (NULL, ag_test_count, &ran, NULL));
   EXPECT_CRITICAL (ag_caller_call_direct (caller, NULL, &ran, NULL));
-  EXPECT_CRITICAL (g_assert_null (ag_caller_to_thread (NULL, count_job, &ran,
-                                                       NULL)));
+  EXPECT_CRITICAL (g_assert_null (ag_caller_to_thread (NULL, ag_test_count_job,
+                                                       &ran, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_to_thread (caller, NULL, &ran,
                                                        NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_get_child (NULL, "kid")));
   EXPECT_CRITICAL (g_assert_null (ag_caller_get_child (caller, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_dup_child (NULL, "kid")));
   EXPECT_CRITICAL (g_assert_null (ag_caller_dup_child (caller, NULL)));
-  EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (NULL, "k", count_job,
+  EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (NULL, "k",
+                                                        ag_test_count_job,
                                                         &ran, NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (caller, NULL,
-                                                        count_job, &ran,
+                                                        ag_test_count_job, &ran,
                                                         NULL)));
   EXPECT_CRITICAL (g_assert_null (ag_caller_queue_call (caller, "k", NULL,
                                                         &ran, NULL)));
@@ -4435,10 +4409,11 @@ test_bad_args (void)
   EXPECT_CRITICAL (ag_caller_stop (NULL, TRUE));
   EXPECT_CRITICAL (g_assert_null (ag_caller_new_guest (NULL, "guest")));
   EXPECT_CRITICAL (g_assert_null (ag_caller_get_stopped (NULL)));
-  EXPECT_CRITICAL (ag_pending_add_done_callback_on (NULL, caller, bad_done_cb,
+  EXPECT_CRITICAL (ag_pending_add_done_callback_on (NULL, caller,
+                                                    ag_test_count_done_cb,
                                                     &ran, NULL));
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (pending, NULL,
-                                                    bad_done_cb, &ran,
+                                                    ag_test_count_done_cb, &ran,
                                                     NULL));
   EXPECT_CRITICAL (ag_pending_add_done_callback_on (pending, caller, NULL,
                                                     &ran, NULL));
@@ -5268,7 +5243,7 @@ test_wait_all_completed (void)
   /* Jobs of another thread */
   worker = ag_caller_new_thread ("wait-all");
   for (guint i = 0; i < 3; i++)
-    items[i] = ag_caller_call_soon (worker, set_int_job,
+    items[i] = ag_caller_call_soon (worker, ag_test_set_int_job,
                                     GINT_TO_POINTER (i), NULL);
   wait_start (&wait, context, caller, items, 3, -1,
               AG_RETURN_WHEN_ALL_COMPLETED);

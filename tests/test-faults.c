@@ -87,14 +87,6 @@ wait_weak_ref_cleared (GWeakRef *weak)
     }
 }
 
-static AgPending *
-count_job (AgPending *pending,
-           gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-  return NULL;
-}
-
 /* Runs @func in a subprocess, bounded by AG_TEST_TIMEOUT_MSEC, for cases
  * that may crash (an endless recursion) or hang (a deadlock): a failure is
  * recorded for this test, and the other tests still run. */
@@ -225,7 +217,7 @@ barrier_job (AgCaller     *caller,
   g_autoptr(AgPending) marker = NULL;
   gint ran = 0;
 
-  marker = ag_caller_call_soon (caller, count_job, &ran, NULL);
+  marker = ag_caller_call_soon (caller, ag_test_count_job, &ran, NULL);
   if (context != NULL)
     ag_test_iterate_until_done (context, marker);
   else
@@ -263,7 +255,8 @@ test_job_never_completes (void)
                                    forever_destroy);
   keyed = ag_caller_queue_call (caller, "k", forever_job, &forever,
                                 forever_destroy);
-  keyed_next = ag_caller_queue_call (caller, "k", count_job, &ran, NULL);
+  keyed_next = ag_caller_queue_call (caller, "k", ag_test_count_job, &ran,
+                                     NULL);
   barrier_job (caller, NULL);
   g_assert_cmpint (g_atomic_int_get (&forever.n_started), ==,
                    2 + (gint) G_N_ELEMENTS (many));
@@ -965,8 +958,9 @@ test_done_callback_chain_jobs (void)
   /* The caller is none the worse */
   {
     gint ran = 0;
-    g_autoptr(AgPending) after = ag_caller_call_soon (guest, count_job, &ran,
-                                                      NULL);
+    g_autoptr(AgPending) after = ag_caller_call_soon (guest,
+                                                      ag_test_count_job,
+                                                      &ran, NULL);
 
     ag_test_iterate_until_done (context, after);
     g_assert_cmpint (ran, ==, 1);
@@ -1231,7 +1225,7 @@ check_drops_caller (gboolean stop_self)
       found = ag_caller_lookup (id);
       g_assert_nonnull (found);
       g_assert_true (ag_caller_is_running (found));
-      more = ag_caller_call_soon (found, count_job, &ran, NULL);
+      more = ag_caller_call_soon (found, ag_test_count_job, &ran, NULL);
       ag_test_wait_done (more);
       g_assert_cmpint (ran, ==, 1);
       ag_caller_stop (found, TRUE);
@@ -1526,7 +1520,7 @@ outsider_thread_func (gpointer data)
 {
   Outsider *outsider = data;
 
-  outsider->pending = ag_caller_call_soon (outsider->caller, count_job,
+  outsider->pending = ag_caller_call_soon (outsider->caller, ag_test_count_job,
                                            outsider->ran, NULL);
   return NULL;
 }
@@ -1556,7 +1550,8 @@ check_binding_exception_in_group (AgCaller           *caller,
   g_assert_no_error (error);
 
   /* A member that would run much later, and one that raises */
-  sleeper = ag_caller_call_later (caller, 3600, count_job, &slept, NULL);
+  sleeper = ag_caller_call_later (caller, 3600, ag_test_count_job, &slept,
+                                  NULL);
   if (on_worker)
     raising = ag_caller_to_thread (caller, raising_job, &raised, NULL);
   else
@@ -1609,7 +1604,7 @@ test_job_binding_exception (void)
 
   /* Alone: the pending fails with the binding's error; the next job runs */
   raising = ag_caller_call_soon (caller, raising_job, &raised, NULL);
-  after = ag_caller_call_soon (caller, count_job, &ran, NULL);
+  after = ag_caller_call_soon (caller, ag_test_count_job, &ran, NULL);
   ag_test_wait_done (after);
   g_assert_cmpint (raised, ==, 1);
   assert_native_failure (raising);
@@ -1622,7 +1617,7 @@ test_job_binding_exception (void)
   ag_test_wait_done (worker_raising);
   assert_native_failure (worker_raising);
   g_clear_object (&after);
-  after = ag_caller_to_thread (caller, count_job, &ran, NULL);
+  after = ag_caller_to_thread (caller, ag_test_count_job, &ran, NULL);
   ag_test_wait_done (after);
   ag_test_assert_state (after, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ran, ==, 2);

@@ -225,22 +225,6 @@ gate_open (Gate *gate)
   ag_test_latch_set (&gate->open, 1);
 }
 
-static AgPending *
-set_int_job (AgPending *pending,
-             gpointer   data)
-{
-  ag_pending_set_int (pending, GPOINTER_TO_INT (data));
-  return NULL;
-}
-
-static AgPending *
-count_job (AgPending *pending,
-           gpointer   data)
-{
-  g_atomic_int_inc ((gint *) data);
-  return NULL;
-}
-
 static void
 cancelled_latch_cb (GCancellable *cancellable,
                     gpointer      data)
@@ -1875,8 +1859,8 @@ test_group_cancel_new_work (void)
 
   ag_pending_group_cancel (group, NULL);
 
-  soon = ag_caller_call_soon (caller, count_job, &ran, NULL);
-  thread = ag_caller_to_thread (caller, count_job, &ran, NULL);
+  soon = ag_caller_call_soon (caller, ag_test_count_job, &ran, NULL);
+  thread = ag_caller_to_thread (caller, ag_test_count_job, &ran, NULL);
   g_assert_true (ag_pending_is_cancelled (soon));
   g_assert_true (ag_pending_is_cancelled (thread));
 
@@ -1886,7 +1870,7 @@ test_group_cancel_new_work (void)
   ag_test_assert_state (thread, AG_PENDING_STATE_CANCELLED);
 
   /* Jobs run in order: had it been queued, it would have run by now */
-  flush = ag_caller_call_soon (caller, set_int_job, NULL, NULL);
+  flush = ag_caller_call_soon (caller, ag_test_set_int_job, NULL, NULL);
   ag_test_wait_done (flush);
   ag_test_assert_state (flush, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (g_atomic_int_get (&ran), ==, 0);
@@ -2153,7 +2137,7 @@ sync_exit_job (AgPending *pending,
                      ag_caller_to_thread (se->pool, fail_job, NULL, NULL));
   else
     g_ptr_array_add (se->members,
-                     ag_caller_to_thread (se->pool, set_int_job,
+                     ag_caller_to_thread (se->pool, ag_test_set_int_job,
                                           GINT_TO_POINTER (4), NULL));
   for (guint i = 0; i < se->members->len; i++)
     {
@@ -2982,8 +2966,8 @@ test_group_stress_jobs (void)
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (members,
                      ag_caller_call_soon (callers[i % G_N_ELEMENTS (callers)],
-                                          set_int_job, GINT_TO_POINTER (i),
-                                          NULL));
+                                          ag_test_set_int_job,
+                                          GINT_TO_POINTER (i), NULL));
 
   exit_init (&exit);
   exit.must_be_done = members;

@@ -2040,13 +2040,6 @@ test_notify_from_thread (void)
 }
 
 static void
-done_count_cb (AgPending *pending,
-               gpointer   user_data)
-{
-  g_atomic_int_inc ((gint *) user_data);
-}
-
-static void
 notify_source_cb (GObject    *object,
                   GParamSpec *pspec,
                   gpointer    user_data)
@@ -2076,10 +2069,10 @@ test_notify_done_on_caller (void)
                     &data);
   g_signal_connect (pending, "notify::state", G_CALLBACK (notify_source_cb),
                     &through_caller);
-  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
-                                   NULL);
-  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
-                                   NULL);
+  ag_pending_add_done_callback_on (pending, caller, ag_test_count_done_cb,
+                                   &delivered, NULL);
+  ag_pending_add_done_callback_on (pending, caller, ag_test_count_done_cb,
+                                   &delivered, NULL);
   thread = g_thread_new ("notify", set_int_in_thread_func, pending);
   g_thread_join (thread);
   g_assert_cmpint (data.calls, ==, 0);
@@ -2090,8 +2083,8 @@ test_notify_done_on_caller (void)
   g_assert_cmpint (through_caller, ==, 1);
 
   /* One added once it is done: no notification again */
-  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
-                                   NULL);
+  ag_pending_add_done_callback_on (pending, caller, ag_test_count_done_cb,
+                                   &delivered, NULL);
   ag_test_iterate_until (context, &delivered, 3);
   ag_test_drain (context);
   g_assert_cmpint (data.calls, ==, 1);
@@ -2104,8 +2097,8 @@ test_notify_done_on_caller (void)
   data.final_seen = 0;
   g_signal_connect (pending, "notify::state", G_CALLBACK (notify_state_cb),
                     &data);
-  ag_pending_add_done_callback_on (pending, caller, done_count_cb, &delivered,
-                                   NULL);
+  ag_pending_add_done_callback_on (pending, caller, ag_test_count_done_cb,
+                                   &delivered, NULL);
   ag_caller_stop (caller, TRUE);
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
   thread = g_thread_new ("notify", set_int_in_thread_func, pending);

@@ -94,6 +94,34 @@ ag_test_count (gpointer data)
   g_atomic_int_inc ((gint *) data);
 }
 
+/* A job (AgJobFunc) that counts its runs in the gint @data points to, and
+ * succeeds with no value. */
+static inline AgPending *
+ag_test_count_job (AgPending *pending,
+                   gpointer   data)
+{
+  g_atomic_int_inc ((gint *) data);
+  return NULL;
+}
+
+/* A done callback (AgDoneFunc) that counts its calls in the gint @data
+ * points to. */
+static inline void
+ag_test_count_done_cb (AgPending *pending,
+                       gpointer   data)
+{
+  g_atomic_int_inc ((gint *) data);
+}
+
+/* A job (AgJobFunc) that succeeds with the int GPOINTER_TO_INT (@data). */
+static inline AgPending *
+ag_test_set_int_job (AgPending *pending,
+                     gpointer   data)
+{
+  ag_pending_set_int (pending, GPOINTER_TO_INT (data));
+  return NULL;
+}
+
 /* }}} */
 
 /* {{{ Barrier: lines up @n threads, reusable */
