@@ -32,9 +32,6 @@
 
 /* {{{ Helpers */
 
-/* The longest wait, in seconds, for ag_pending_wait_sync() and friends. */
-#define TIMEOUT_S (AG_TEST_TIMEOUT_MSEC / 1000.0)
-
 /* A delay long enough that a blocking wait most likely starts before it
  * ends, short enough to keep the suite quick. The tests pass whatever the
  * timing (this is no synchronisation); the delay only makes a wrong reading
@@ -55,18 +52,6 @@ new_error (GQuark      domain,
   return g_error_new_literal (domain, code, message);
 }
 
-/* @stmt must emit exactly one critical of the library: a failed
- * g_return_if_fail(). */
-#define EXPECT_CRITICAL(stmt)                                          \
-  G_STMT_START                                                         \
-    {                                                                  \
-      g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, \
-                             "*assertion*failed*");                    \
-      stmt;                                                            \
-      g_test_assert_expected_messages ();                              \
-    }                                                                  \
-  G_STMT_END
-
 /* Stops @caller (forced) and waits, bounded, until it has stopped. */
 static void
 stop_and_wait (AgCaller *caller)
@@ -76,7 +61,7 @@ stop_and_wait (AgCaller *caller)
   g_autoptr(GError) error = NULL;
 
   ag_caller_stop (owned, TRUE);
-  g_assert_true (ag_pending_wait_sync (stopped, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (stopped, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_caller_get_state (owned), ==, AG_CALLER_STATE_STOPPED);
 }
@@ -1757,7 +1742,7 @@ test_caller_would_deadlock (void)
   g_autoptr(AgPending) guest_pending = NULL;
 
   pending = ag_caller_call_soon (caller, self_wait_job, &in_thread, NULL);
-  g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, NULL));
+  g_assert_true (ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, NULL));
   g_assert_true (in_thread.returned);
   g_assert_error (in_thread.error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_clear_error (&in_thread.error);

@@ -31,19 +31,6 @@
 
 /* {{{ Helpers */
 
-/* The longest wait, in seconds, for ag_pending_wait_sync() and friends. */
-#define TIMEOUT_S (AG_TEST_TIMEOUT_MSEC / 1000.0)
-
-#define EXPECT_CRITICAL(stmt)                                          \
-  G_STMT_START                                                         \
-    {                                                                  \
-      g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, \
-                             "*assertion*failed*");                    \
-      stmt;                                                            \
-      g_test_assert_expected_messages ();                              \
-    }                                                                  \
-  G_STMT_END
-
 static gint
 latch_get (AgTestLatch *latch)
 {
@@ -138,7 +125,7 @@ wait_stopped (AgCaller *caller)
   g_autoptr(GError) error = NULL;
 
   g_assert_true (AG_IS_PENDING (stopped));
-  g_assert_true (ag_pending_wait_sync (stopped, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (stopped, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   ag_test_assert_state (stopped, AG_PENDING_STATE_SUCCEEDED);
   g_assert_cmpint (ag_caller_get_state (caller), ==, AG_CALLER_STATE_STOPPED);
@@ -451,7 +438,7 @@ test_new_thread (void)
   in_thread.main_thread = g_thread_self ();
   pending = ag_caller_call_soon (caller, in_thread_job, &in_thread, NULL);
   g_assert_true (AG_IS_PENDING (pending));
-  g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 7);
   g_assert_no_error (error);
@@ -2321,7 +2308,7 @@ test_to_thread_basic (void)
 
   /* The main thread hands work to a worker thread and waits for it */
   pending = ag_caller_to_thread (parent, worker_job, &worker, NULL);
-  g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pending, &error), ==, 99);
   g_assert_no_error (error);
@@ -4052,7 +4039,7 @@ deadlock_wait_own (Deadlock *deadlock)
 
   deadlock->own = ag_caller_call_soon (self, ag_test_count_job,
                                        &deadlock->ran, NULL);
-  g_assert_false (ag_pending_wait_sync (deadlock->own, TIMEOUT_S,
+  g_assert_false (ag_pending_wait_sync (deadlock->own, AG_TEST_TIMEOUT_S,
                                         &deadlock->own_error));
 }
 
@@ -4070,13 +4057,13 @@ deadlock_job (AgPending *pending,
   /* Jobs of other threads: waited for */
   other = ag_caller_call_soon (deadlock->other, ag_test_set_int_job,
                                GINT_TO_POINTER (3), NULL);
-  deadlock->other_ok = ag_pending_wait_sync (other, TIMEOUT_S,
+  deadlock->other_ok = ag_pending_wait_sync (other, AG_TEST_TIMEOUT_S,
                                              &deadlock->other_error);
   deadlock->other_value = ag_pending_get_int (other, NULL);
 
   pooled = ag_caller_to_thread (ag_caller_get_current (), ag_test_set_int_job,
                                 GINT_TO_POINTER (4), NULL);
-  deadlock->pool_ok = ag_pending_wait_sync (pooled, TIMEOUT_S,
+  deadlock->pool_ok = ag_pending_wait_sync (pooled, AG_TEST_TIMEOUT_S,
                                             &deadlock->pool_error);
   return NULL;
 }
@@ -4145,7 +4132,8 @@ test_deadlock_main_pumped_elsewhere (void)
       ag_test_iterate_until_done (g_main_context_default (), here);
       refused = ag_caller_call_soon (main_caller, ag_test_set_int_job,
                                      GINT_TO_POINTER (2), NULL);
-      g_assert_false (ag_pending_wait_sync (refused, TIMEOUT_S, &error));
+      g_assert_false (ag_pending_wait_sync (refused, AG_TEST_TIMEOUT_S,
+                                            &error));
       g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
       g_clear_error (&error);
       ag_test_iterate_until_done (g_main_context_default (), refused);
@@ -4163,7 +4151,8 @@ test_deadlock_main_pumped_elsewhere (void)
       ag_test_latch_wait (&pump.pumping, 1);
       elsewhere = ag_caller_call_soon (main_caller, ag_test_set_int_job,
                                        GINT_TO_POINTER (8), NULL);
-      g_assert_true (ag_pending_wait_sync (elsewhere, TIMEOUT_S, &error));
+      g_assert_true (ag_pending_wait_sync (elsewhere, AG_TEST_TIMEOUT_S,
+                                           &error));
       g_assert_no_error (error);
       g_assert_cmpint (ag_pending_get_int (elsewhere, NULL), ==, 8);
 
@@ -4205,7 +4194,7 @@ test_deadlock_main_loop_elsewhere (void)
       pending = ag_caller_call_soon (ag_caller_get_main (), ag_test_set_int_job,
                                      GINT_TO_POINTER (8), NULL);
       thread = g_thread_new ("default-loop", late_loop_thread, loop);
-      g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+      g_assert_true (ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, &error));
       g_assert_no_error (error);
       g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 8);
 
@@ -4251,7 +4240,7 @@ test_deadlock (void)
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
   g_assert_error (in_job.own_error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_assert_cmpint (g_get_monotonic_time () - start, <,
-                   (gint64) (TIMEOUT_S * G_USEC_PER_SEC));
+                   (gint64) (AG_TEST_TIMEOUT_S * G_USEC_PER_SEC));
   g_assert_no_error (in_job.other_error);
   g_assert_true (in_job.other_ok);
   g_assert_cmpint (in_job.other_value, ==, 3);
@@ -4274,7 +4263,7 @@ test_deadlock (void)
   current = ag_caller_get_current ();
   here = ag_caller_call_soon (current, ag_test_set_int_job, GINT_TO_POINTER (5),
                               NULL);
-  g_assert_false (ag_pending_wait_sync (here, TIMEOUT_S, &error));
+  g_assert_false (ag_pending_wait_sync (here, AG_TEST_TIMEOUT_S, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_WOULD_DEADLOCK);
   g_clear_error (&error);
   g_assert_false (ag_pending_is_done (here));
@@ -4284,13 +4273,13 @@ test_deadlock (void)
   /* ...but it may wait for a worker, and for another caller's thread */
   pooled = ag_caller_to_thread (current, ag_test_set_int_job,
                                 GINT_TO_POINTER (6), NULL);
-  g_assert_true (ag_pending_wait_sync (pooled, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (pooled, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pooled, NULL), ==, 6);
   g_clear_object (&pending);
   pending = ag_caller_call_soon (other, ag_test_set_int_job,
                                  GINT_TO_POINTER (7), NULL);
-  g_assert_true (ag_pending_wait_sync (pending, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (pending, NULL), ==, 7);
 
@@ -4487,7 +4476,7 @@ static AgPending *
 next_sync (AgAsCompleted *iter)
 {
   g_autoptr(GError) error = NULL;
-  AgPending *next = ag_as_completed_next_sync (iter, TIMEOUT_S, &error);
+  AgPending *next = ag_as_completed_next_sync (iter, AG_TEST_TIMEOUT_S, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (next);
@@ -4507,7 +4496,7 @@ assert_end (AgAsCompleted *iter)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_null (ag_as_completed_next_sync (iter, TIMEOUT_S, &error));
+  g_assert_null (ag_as_completed_next_sync (iter, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
   g_assert_null (ag_as_completed_next_sync (iter, 0, &error));
   g_assert_no_error (error);
@@ -4809,7 +4798,7 @@ test_as_completed_max_concurrent (void)
                                            busy_destroy, 3, FALSE);
   for (;;)
     {
-      AgPending *next = ag_as_completed_next_sync (busy_iter, TIMEOUT_S,
+      AgPending *next = ag_as_completed_next_sync (busy_iter, AG_TEST_TIMEOUT_S,
                                                    &error);
 
       g_assert_no_error (error);
@@ -4873,7 +4862,7 @@ test_as_completed_destroy_thread (void)
 
       iter = ag_caller_as_completed_full (caller, busy_producer_func, &busy,
                                           busy_destroy, 2, FALSE);
-      while ((next = ag_as_completed_next_sync (iter, TIMEOUT_S,
+      while ((next = ag_as_completed_next_sync (iter, AG_TEST_TIMEOUT_S,
                                                 &error)) != NULL)
         g_object_unref (next);
       g_assert_no_error (error);

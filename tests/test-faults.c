@@ -27,9 +27,6 @@
 
 /* {{{ Helpers */
 
-/* The longest wait, in seconds, for ag_pending_wait_sync() and friends. */
-#define TIMEOUT_S (AG_TEST_TIMEOUT_MSEC / 1000.0)
-
 /* The length of the chains of callbacks. */
 #define CHAIN_LENGTH 1000
 
@@ -48,7 +45,7 @@ wait_stopped_pending (AgPending *stopped)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (ag_pending_wait_sync (stopped, TIMEOUT_S, &error));
+  g_assert_true (ag_pending_wait_sync (stopped, AG_TEST_TIMEOUT_S, &error));
   g_assert_no_error (error);
 }
 
@@ -384,7 +381,7 @@ check_stopped_meanwhile (gboolean stop_self,
 
   /* "Running jobs are cancelled and end cancelled when they return" */
   wait_stopped_pending (ag_caller_get_stopped (caller));
-  ag_pending_wait_sync (pending, TIMEOUT_S, NULL);
+  ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, NULL);
   assert_ended_by_stop (pending);
 
   if (followed != NULL)

@@ -18,9 +18,6 @@
 
 #include "test-util.h"
 
-/* The longest wait_sync(), in seconds. */
-#define TIMEOUT_S (AG_TEST_TIMEOUT_MSEC / 1000.0)
-
 static GThread *main_thread;
 
 /* {{{ Test subclasses: their own current slot */
@@ -185,7 +182,7 @@ stop_caller (AgCaller *caller)
       /* A child may have left already: stopping it again is harmless. */
       ag_caller_stop (c, TRUE);
       g_assert_true (ag_pending_wait_sync (ag_caller_get_stopped (c),
-                                           TIMEOUT_S, &error));
+                                           AG_TEST_TIMEOUT_S, &error));
       g_assert_no_error (error);
       g_assert_cmpint (ag_caller_get_state (c), ==, AG_CALLER_STATE_STOPPED);
     }
@@ -2993,16 +2990,6 @@ test_group_stress_jobs (void)
 /* }}} */
 
 /* {{{ bad input */
-
-#define EXPECT_CRITICAL(stmt)                                           \
-  G_STMT_START                                                          \
-    {                                                                   \
-      g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL,  \
-                             "*assertion*failed*");                     \
-      stmt;                                                             \
-      g_test_assert_expected_messages ();                               \
-    }                                                                   \
-  G_STMT_END
 
 static void
 test_tracker_bad_input (void)

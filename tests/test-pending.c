@@ -3310,16 +3310,6 @@ test_to_string (void)
 
 /* {{{ /Pending/bad-input/... */
 
-#define EXPECT_CRITICAL(stmt)                                           \
-  G_STMT_START                                                          \
-    {                                                                   \
-      g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL,  \
-                             "*assertion*failed*");                     \
-      stmt;                                                             \
-      g_test_assert_expected_messages ();                               \
-    }                                                                   \
-  G_STMT_END
-
 static void
 never_done_cb (AgPending *pending,
                gpointer   user_data)

@@ -34,6 +34,21 @@ G_BEGIN_DECLS
  * minute under valgrind. */
 #define AG_TEST_TIMEOUT_MSEC (ag_test_running_on_valgrind () ? 60000 : 10000)
 
+/* The same, in seconds: for ag_pending_wait_sync() and friends. */
+#define AG_TEST_TIMEOUT_S (AG_TEST_TIMEOUT_MSEC / 1000.0)
+
+/* @stmt must emit exactly one critical of the library: a failed
+ * g_return_if_fail(). (Not prefixed: the suites use it hundreds of times.) */
+#define EXPECT_CRITICAL(stmt)                                          \
+  G_STMT_START                                                         \
+    {                                                                  \
+      g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, \
+                             "*assertion*failed*");                    \
+      stmt;                                                            \
+      g_test_assert_expected_messages ();                              \
+    }                                                                  \
+  G_STMT_END
+
 /*
  * ag_test_running_on_valgrind:
  *
@@ -304,7 +319,7 @@ ag_test_wait_done (AgPending *pending)
     {
       g_autoptr(GError) error = NULL;
 
-      ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_MSEC / 1000.0, &error);
+      ag_pending_wait_sync (pending, AG_TEST_TIMEOUT_S, &error);
       g_assert_false (g_error_matches (error, G_IO_ERROR,
                                        G_IO_ERROR_TIMED_OUT));
       g_assert_false (g_error_matches (error, AG_ERROR,
