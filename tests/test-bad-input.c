@@ -106,39 +106,6 @@ later_clear (Later *later)
   g_clear_object (&later->caller);
 }
 
-/* A GAsyncReadyCallback that stores its result (a new reference) in the
- * GAsyncResult ** @data points to. */
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
-{
-  GAsyncResult **out = data;
-
-  g_assert_null (*out);
-  *out = g_object_ref (result);
-}
-
-/* Iterates @context until *@result is set, bounded. */
-static void
-iterate_until_result (GMainContext  *context,
-                      GAsyncResult **result)
-{
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  while (*result == NULL && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-
-  g_assert_nonnull (*result);
-}
-
 static void
 never_called_cb (GObject      *source,
                  GAsyncResult *result,
@@ -317,8 +284,9 @@ check_pending_wait_finish (void)
   gboolean b;
 
   ag_pending_set_int (pending, 1);
-  ag_pending_wait_async (pending, -1, FALSE, NULL, store_result_cb, &result);
-  iterate_until_result (context, &result);
+  ag_pending_wait_async (pending, -1, FALSE, NULL, ag_test_store_result_cb,
+                         &result);
+  ag_test_iterate_until_result (context, &result);
 
   EXPECT_CRITICAL (b = ag_pending_wait_finish (NULL, result, &error));
   g_assert_false (b);
@@ -927,9 +895,9 @@ check_wait_async_no_limit (GMainContext *context,
   g_autoptr(GError) error = NULL;
 
   later_init (&later);
-  ag_pending_wait_async (later.pending, timeout, FALSE, NULL, store_result_cb,
-                         &result);
-  iterate_until_result (context, &result);
+  ag_pending_wait_async (later.pending, timeout, FALSE, NULL,
+                         ag_test_store_result_cb, &result);
+  ag_test_iterate_until_result (context, &result);
   g_assert_true (ag_pending_wait_finish (later.pending, result, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_get_int (later.pending, NULL), ==, 7);
@@ -987,16 +955,18 @@ test_pending_timeouts (void)
     g_autoptr(AgPending) pending = ag_pending_new ();
     g_autoptr(GAsyncResult) result = NULL;
 
-    ag_pending_wait_async (pending, 0, TRUE, NULL, store_result_cb, &result);
-    iterate_until_result (context, &result);
+    ag_pending_wait_async (pending, 0, TRUE, NULL, ag_test_store_result_cb,
+                           &result);
+    ag_test_iterate_until_result (context, &result);
     g_assert_false (ag_pending_wait_finish (pending, result, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     g_clear_error (&error);
     ag_test_assert_state (pending, AG_PENDING_STATE_RUNNING);
     g_clear_object (&result);
 
-    ag_pending_wait_async (pending, 0, FALSE, NULL, store_result_cb, &result);
-    iterate_until_result (context, &result);
+    ag_pending_wait_async (pending, 0, FALSE, NULL, ag_test_store_result_cb,
+                           &result);
+    ag_test_iterate_until_result (context, &result);
     g_assert_false (ag_pending_wait_finish (pending, result, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     g_clear_error (&error);
@@ -1457,8 +1427,8 @@ test_caller_wait (void)
     g_autoptr(GPtrArray) not_done = NULL;
 
     ag_caller_wait_async (caller, items, 1, 0, AG_RETURN_WHEN_ALL_COMPLETED,
-                          NULL, store_result_cb, &result);
-    iterate_until_result (context, &result);
+                          NULL, ag_test_store_result_cb, &result);
+    ag_test_iterate_until_result (context, &result);
     g_assert_true (ag_caller_wait_finish (caller, result, &done, &not_done,
                                           &error));
     g_assert_no_error (error);
@@ -1481,8 +1451,8 @@ test_caller_wait (void)
       later_items[0] = later.pending;
       ag_caller_wait_async (caller, later_items, 1, no_limits[i],
                             AG_RETURN_WHEN_ALL_COMPLETED, NULL,
-                            store_result_cb, &result);
-      iterate_until_result (context, &result);
+                            ag_test_store_result_cb, &result);
+      ag_test_iterate_until_result (context, &result);
       g_assert_true (ag_caller_wait_finish (caller, result, &done, &not_done,
                                             &error));
       g_assert_no_error (error);
@@ -1498,9 +1468,9 @@ test_caller_wait (void)
     g_autoptr(GPtrArray) not_done = NULL;
 
     ag_caller_wait_async (caller, NULL, 0, -1, AG_RETURN_WHEN_FIRST_COMPLETED,
-                          NULL, store_result_cb, &result);
+                          NULL, ag_test_store_result_cb, &result);
     g_assert_null (result);
-    iterate_until_result (context, &result);
+    ag_test_iterate_until_result (context, &result);
     g_assert_true (ag_caller_wait_finish (caller, result, &done, &not_done,
                                           &error));
     g_assert_no_error (error);
@@ -1841,9 +1811,9 @@ test_as_completed (void)
   g_clear_error (&error);
 
   /* One next_async() at a time: the second fails with G_IO_ERROR_PENDING */
-  ag_as_completed_next_async (iter, NULL, store_result_cb, &first);
-  ag_as_completed_next_async (iter, NULL, store_result_cb, &second);
-  iterate_until_result (context, &second);
+  ag_as_completed_next_async (iter, NULL, ag_test_store_result_cb, &first);
+  ag_as_completed_next_async (iter, NULL, ag_test_store_result_cb, &second);
+  ag_test_iterate_until_result (context, &second);
   g_assert_null (ag_as_completed_next_finish (iter, second, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PENDING);
   g_clear_error (&error);
@@ -1858,7 +1828,7 @@ test_as_completed (void)
 
   /* Closing ends the wait in progress with NULL, and every later one */
   ag_as_completed_close (iter);
-  iterate_until_result (context, &first);
+  ag_test_iterate_until_result (context, &first);
   g_assert_null (ag_as_completed_next_finish (iter, first, &error));
   g_assert_no_error (error);
   g_assert_null (ag_as_completed_next_sync (iter, -1, &error));
@@ -2291,19 +2261,6 @@ check_group_bad_self (gpointer self)
   g_assert_cmpuint (u, ==, AG_PENDING_GROUP_MODE_IGNORE);
 }
 
-/* Exits @group with exit_async(), iterating @context; returns the outcome. */
-static gboolean
-group_exit (AgPendingGroup  *group,
-            GMainContext    *context,
-            GError         **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-
-  ag_pending_group_exit_async (group, NULL, store_result_cb, &result);
-  iterate_until_result (context, &result);
-  return ag_pending_group_exit_finish (group, result, error);
-}
-
 static void
 test_group (void)
 {
@@ -2353,7 +2310,7 @@ test_group (void)
 
   /* Before enter: exit is a runtime error; no pending yet */
   g_assert_null (ag_pending_group_get_pending (group));
-  g_assert_false (group_exit (group, context, &error));
+  g_assert_false (ag_test_group_exit (group, context, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_INVALID_STATE);
   g_clear_error (&error);
   g_assert_false (ag_pending_group_exit_sync (group, NULL, &error));
@@ -2407,7 +2364,7 @@ test_group (void)
   /* Enter, exit; then enter, track, exit again: runtime errors */
   g_assert_true (ag_pending_group_enter (group, &error));
   g_assert_no_error (error);
-  g_assert_true (group_exit (group, context, &error));
+  g_assert_true (ag_test_group_exit (group, context, &error));
   g_assert_no_error (error);
   g_assert_cmpint (ag_pending_tracker_get_state (AG_PENDING_TRACKER (group)),
                    ==, AG_PENDING_TRACKER_STATE_STOPPED);
@@ -2425,7 +2382,7 @@ test_group (void)
   g_assert_false (ag_pending_tracker_contains (AG_PENDING_TRACKER (group),
                                                late));
 
-  g_assert_false (group_exit (group, context, &error));
+  g_assert_false (ag_test_group_exit (group, context, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_INVALID_STATE);
   g_clear_error (&error);
   g_assert_false (ag_pending_group_exit_sync (group, NULL, &error));
@@ -2453,7 +2410,7 @@ test_group (void)
     g_assert_true (ag_pending_group_get_caller (orphan) == guest);
     g_assert_true (ag_pending_group_enter (orphan, &error));
     g_assert_no_error (error);
-    g_assert_true (group_exit (orphan, context, &error));
+    g_assert_true (ag_test_group_exit (orphan, context, &error));
     g_assert_no_error (error);
   }
 
@@ -2503,7 +2460,7 @@ test_construct (void)
                    ag_caller_get_current ());
     g_assert_true (ag_pending_group_enter (group, &error));
     g_assert_no_error (error);
-    g_assert_true (group_exit (group, context, &error));
+    g_assert_true (ag_test_group_exit (group, context, &error));
     g_assert_no_error (error);
   }
 

@@ -1469,41 +1469,6 @@ assert_native_failure (AgPending *pending)
   g_assert_cmpstr (error->message, ==, NATIVE_MESSAGE);
 }
 
-static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
-{
-  GAsyncResult **out = data;
-
-  g_assert_null (*out);
-  *out = g_object_ref (result);
-}
-
-/* Exits @group with exit_async(), iterating @context, bounded. */
-static gboolean
-group_exit (AgPendingGroup  *group,
-            GMainContext    *context,
-            GError         **error)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  ag_pending_group_exit_async (group, NULL, store_result_cb, &result);
-  while (result == NULL && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
-  g_assert_nonnull (result);
-
-  return ag_pending_group_exit_finish (group, result, error);
-}
-
 typedef struct
 {
   AgCaller  *caller;
@@ -1564,7 +1529,7 @@ check_binding_exception_in_group (AgCaller           *caller,
 
   /* The group fails with the member's error, whatever its mode, and
    * cancels the rest */
-  g_assert_false (group_exit (group, context, &error));
+  g_assert_false (ag_test_group_exit (group, context, &error));
   g_assert_error (error, AG_ERROR, AG_ERROR_FAILED);
   g_assert_cmpstr (error->message, ==, NATIVE_MESSAGE);
 

@@ -445,6 +445,55 @@ ag_test_iterate_until_done (GMainContext *context,
   g_assert_true (ag_pending_is_done (pending));
 }
 
+/* A GAsyncReadyCallback that keeps the result in the GAsyncResult *
+ * @data points to (which must be NULL until then). */
+static inline void
+ag_test_store_result_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      data)
+{
+  GAsyncResult **out = data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+/* Iterates @context until *@result is set (by ag_test_store_result_cb()),
+ * and fails the test if that does not happen within AG_TEST_TIMEOUT_MSEC. */
+static inline void
+ag_test_iterate_until_result (GMainContext  *context,
+                              GAsyncResult **result)
+{
+  gint timed_out = 0;
+  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
+
+  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+
+  while (*result == NULL && !g_atomic_int_get (&timed_out))
+    g_main_context_iteration (context, TRUE);
+
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+
+  g_assert_nonnull (*result);
+}
+
+/* Exits @group with exit_async(), iterating @context (bounded, as
+ * ag_test_iterate_until_result()); returns what exit_finish() returns. */
+static inline gboolean
+ag_test_group_exit (AgPendingGroup  *group,
+                    GMainContext    *context,
+                    GError         **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  ag_pending_group_exit_async (group, NULL, ag_test_store_result_cb,
+                               &result);
+  ag_test_iterate_until_result (context, &result);
+  return ag_pending_group_exit_finish (group, result, error);
+}
+
 /* }}} */
 
 /* }}} */
