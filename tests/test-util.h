@@ -256,12 +256,13 @@ ag_test_set_flag_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Iterates @context (blocking) until `*counter >= target` or
- * AG_TEST_TIMEOUT_MSEC passed. Returns whether the time ran out. */
+/* Iterates @context (blocking) until @reached (@data) or
+ * AG_TEST_TIMEOUT_MSEC passed. Returns whether the time ran out. The one
+ * bounded loop of the helpers below. */
 static inline gboolean
-ag_test_iterate_until_or_timeout (GMainContext *context,
-                                  const gint   *counter,
-                                  gint          target)
+ag_test_iterate_while_not (GMainContext *context,
+                           gboolean    (*reached) (gconstpointer data),
+                           gconstpointer  data)
 {
   gint timed_out = 0;
   GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
@@ -269,14 +270,39 @@ ag_test_iterate_until_or_timeout (GMainContext *context,
   g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
   g_source_attach (timeout, context);
 
-  while (g_atomic_int_get ((gint *) counter) < target
-         && !g_atomic_int_get (&timed_out))
+  while (!reached (data) && !g_atomic_int_get (&timed_out))
     g_main_context_iteration (context, TRUE);
 
   g_source_destroy (timeout);
   g_source_unref (timeout);
 
   return g_atomic_int_get (&timed_out);
+}
+
+typedef struct
+{
+  const gint *counter;
+  gint        target;
+} AgTestCount;
+
+static inline gboolean
+ag_test_count_reached (gconstpointer data)
+{
+  const AgTestCount *count = data;
+
+  return g_atomic_int_get ((gint *) count->counter) >= count->target;
+}
+
+/* Iterates @context (blocking) until `*counter >= target` or
+ * AG_TEST_TIMEOUT_MSEC passed. Returns whether the time ran out. */
+static inline gboolean
+ag_test_iterate_until_or_timeout (GMainContext *context,
+                                  const gint   *counter,
+                                  gint          target)
+{
+  AgTestCount count = { counter, target };
+
+  return ag_test_iterate_while_not (context, ag_test_count_reached, &count);
 }
 
 /*
@@ -423,24 +449,20 @@ ag_test_wake_context_cb (AgPending *pending,
 /* Iterates @context until @pending is done: for pendings completed by
  * sources of @context or by another thread (which wakes @context through
  * a done callback). Fails the test after AG_TEST_TIMEOUT_MSEC. */
+static inline gboolean
+ag_test_pending_done_reached (gconstpointer data)
+{
+  return ag_pending_is_done ((AgPending *) data);
+}
+
 static inline void
 ag_test_iterate_until_done (GMainContext *context,
                             AgPending    *pending)
 {
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
   ag_pending_add_done_callback (pending, ag_test_wake_context_cb,
                                 g_main_context_ref (context),
                                 (GDestroyNotify) g_main_context_unref);
-
-  while (!ag_pending_is_done (pending) && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
+  ag_test_iterate_while_not (context, ag_test_pending_done_reached, pending);
 
   g_assert_true (ag_pending_is_done (pending));
 }
@@ -460,21 +482,17 @@ ag_test_store_result_cb (GObject      *source,
 
 /* Iterates @context until *@result is set (by ag_test_store_result_cb()),
  * and fails the test if that does not happen within AG_TEST_TIMEOUT_MSEC. */
+static inline gboolean
+ag_test_result_reached (gconstpointer data)
+{
+  return *(GAsyncResult * const *) data != NULL;
+}
+
 static inline void
 ag_test_iterate_until_result (GMainContext  *context,
                               GAsyncResult **result)
 {
-  gint timed_out = 0;
-  GSource *timeout = g_timeout_source_new (AG_TEST_TIMEOUT_MSEC);
-
-  g_source_set_callback (timeout, ag_test_set_flag_cb, &timed_out, NULL);
-  g_source_attach (timeout, context);
-
-  while (*result == NULL && !g_atomic_int_get (&timed_out))
-    g_main_context_iteration (context, TRUE);
-
-  g_source_destroy (timeout);
-  g_source_unref (timeout);
+  ag_test_iterate_while_not (context, ag_test_result_reached, result);
 
   g_assert_nonnull (*result);
 }
