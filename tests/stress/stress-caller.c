@@ -954,9 +954,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  stress_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  stress_print_seed ("stress-caller");
+  stress_test_init (&argc, &argv, "stress-caller");
 
   g_test_add_func ("/stress/caller/thread-cycles", test_thread_cycles);
   g_test_add_func ("/stress/caller/child-trees", test_child_trees);

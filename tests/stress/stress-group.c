@@ -981,9 +981,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  stress_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  stress_print_seed ("stress-group");
+  stress_test_init (&argc, &argv, "stress-group");
 
   /* One test per mode; tests/stress/meson.build runs each in its own
    * process (-p), so that one failing mode does not hide the others. */

@@ -743,9 +743,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  stress_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  stress_print_seed ("stress-pending");
+  stress_test_init (&argc, &argv, "stress-pending");
 
   g_test_add_func ("/stress/pending/races", test_races);
 

@@ -523,9 +523,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  stress_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  stress_print_seed ("stress-to-thread");
+  stress_test_init (&argc, &argv, "stress-to-thread");
 
   g_test_add_func ("/stress/to-thread/restart", test_to_thread_restart);
 

@@ -169,6 +169,26 @@ stress_print_seed (const char *program)
 }
 
 /*
+ * stress_test_init:
+ * @argc: the program's argc
+ * @argv: the program's argv
+ * @program: the program's name, for the seed line
+ *
+ * What every stress program's main() does first, in the order it needs:
+ * stress_init() (which takes `--seed N` out of @argv), g_test_init(), then
+ * stress_print_seed().
+ */
+static inline void
+stress_test_init (int         *argc,
+                  char      ***argv,
+                  const char  *program)
+{
+  stress_init (argc, argv);
+  g_test_init (argc, argv, NULL);
+  stress_print_seed (program);
+}
+
+/*
  * stress_rand_new:
  * @stream: which stream of choices (a scenario and a thread)
  *
