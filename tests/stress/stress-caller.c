@@ -513,6 +513,16 @@ typedef struct
   ContextProbe *probe;
 } Alive;
 
+/* The jobs of a cycle (drawn with stress_draw()). */
+static const StressChoice cycle_jobs[] = {
+  { 30, JOB_QUICK },
+  { 45, JOB_DELAYED },
+  { 65, JOB_BLOCK },
+  { 75, JOB_LATER },
+  { 85, JOB_FOLLOW },
+  { 100, JOB_STOP },
+};
+
 static void
 give_cycle_work (Alive *alive,
                  GRand *rand)
@@ -521,21 +531,8 @@ give_cycle_work (Alive *alive,
 
   for (guint i = 0; i < n; i++)
     {
-      gint r = g_rand_int_range (rand, 0, 100);
-      JobKind kind;
-
-      if (r < 30)
-        kind = JOB_QUICK;
-      else if (r < 45)
-        kind = JOB_DELAYED;
-      else if (r < 65)
-        kind = JOB_BLOCK;
-      else if (r < 75)
-        kind = JOB_LATER;
-      else if (r < 85)
-        kind = JOB_FOLLOW;
-      else
-        kind = JOB_STOP;
+      JobKind kind = stress_draw (rand, cycle_jobs,
+                                  G_N_ELEMENTS (cycle_jobs));
 
       submit (&alive->work, alive->caller, kind,
               kind == JOB_STOP ? alive->caller : NULL);
@@ -650,25 +647,16 @@ typedef struct
   guint   sources_left;
 } TreeFigures;
 
-static JobKind
-draw_tree_job (GRand *rand)
-{
-  gint r = g_rand_int_range (rand, 0, 100);
-
-  if (r < 35)
-    return JOB_QUICK;
-  if (r < 45)
-    return JOB_DELAYED;
-  if (r < 60)
-    return JOB_BLOCK;
-  if (r < 68)
-    return JOB_LATER;
-  if (r < 76)
-    return JOB_FOLLOW;
-  if (r < 90)
-    return JOB_POOL_BLOCK;
-  return JOB_QUICK;
-}
+/* The jobs of a tree (drawn with stress_draw()). */
+static const StressChoice tree_jobs[] = {
+  { 35, JOB_QUICK },
+  { 45, JOB_DELAYED },
+  { 60, JOB_BLOCK },
+  { 68, JOB_LATER },
+  { 76, JOB_FOLLOW },
+  { 90, JOB_POOL_BLOCK },
+  { 100, JOB_QUICK },
+};
 
 static void
 run_tree (guint          index,
@@ -742,7 +730,8 @@ run_tree (guint          index,
 
       for (guint j = 0; j < n_jobs; j++)
         {
-          JobKind kind = draw_tree_job (rand);
+          JobKind kind = stress_draw (rand, tree_jobs,
+                                      G_N_ELEMENTS (tree_jobs));
 
           if (kind == JOB_BLOCK && !blocked)
             {

@@ -314,35 +314,23 @@ typedef struct
   StressObjects pendings;
 } Figures;
 
-static Op
-draw_completer_op (GRand *rand)
-{
-  gint r = g_rand_int_range (rand, 0, 100);
+/* What thread 0 does to a pending (drawn with stress_draw()): it always
+ * completes it; */
+static const StressChoice completer_ops[] = {
+  { 55, OP_SET_INT },
+  { 90, OP_SET_ERROR },
+  { 100, OP_TAKE_CANCELLED },
+};
 
-  if (r < 55)
-    return OP_SET_INT;
-  if (r < 90)
-    return OP_SET_ERROR;
-  return OP_TAKE_CANCELLED;
-}
-
-static Op
-draw_other_op (GRand *rand)
-{
-  gint r = g_rand_int_range (rand, 0, 100);
-
-  if (r < 35)
-    return OP_CANCEL;
-  if (r < 65)
-    return OP_ADD_CALLBACK;
-  if (r < 75)
-    return OP_ADD_REMOVE_CALLBACK;
-  if (r < 85)
-    return OP_SET_INT;
-  if (r < 95)
-    return OP_SET_ERROR;
-  return OP_NONE;
-}
+/* and what each of the other threads does. */
+static const StressChoice other_ops[] = {
+  { 35, OP_CANCEL },
+  { 65, OP_ADD_CALLBACK },
+  { 75, OP_ADD_REMOVE_CALLBACK },
+  { 85, OP_SET_INT },
+  { 95, OP_SET_ERROR },
+  { 100, OP_NONE },
+};
 
 static void
 prepare_batch (Race    *race,
@@ -362,9 +350,10 @@ prepare_batch (Race    *race,
       slot->pending = stress_objects_track (&figures->pendings,
                                             ag_pending_new ());
 
-      slot->ops[0] = draw_completer_op (rand);
+      slot->ops[0] = stress_draw (rand, completer_ops,
+                                  G_N_ELEMENTS (completer_ops));
       for (guint t = 1; t < N_THREADS; t++)
-        slot->ops[t] = draw_other_op (rand);
+        slot->ops[t] = stress_draw (rand, other_ops, G_N_ELEMENTS (other_ops));
       for (guint t = 0; t < N_THREADS; t++)
         {
           slot->jitter[t] = (guint) g_rand_int_range (rand, 0, MAX_JITTER);

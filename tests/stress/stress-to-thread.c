@@ -254,19 +254,13 @@ submitter_thread (gpointer data)
 
 /* }}} */
 
-static Plan
-draw_plan (GRand *rand)
-{
-  gint r = g_rand_int_range (rand, 0, 100);
-
-  if (r < 55)
-    return PLAN_SUCCEED;
-  if (r < 70)
-    return PLAN_FAIL;
-  if (r < 80)
-    return PLAN_EMPTY;
-  return PLAN_SLOW;
-}
+/* The plans of the jobs (drawn with stress_draw()). */
+static const StressChoice plans[] = {
+  { 55, PLAN_SUCCEED },
+  { 70, PLAN_FAIL },
+  { 80, PLAN_EMPTY },
+  { 100, PLAN_SLOW },
+};
 
 static AgCaller *
 new_parent (Shared *shared,
@@ -310,7 +304,7 @@ test_to_thread_restart (void)
   for (guint i = 0; i < shared->n_jobs; i++)
     {
       shared->jobs[i].index = i;
-      shared->jobs[i].plan = draw_plan (rand);
+      shared->jobs[i].plan = stress_draw (rand, plans, G_N_ELEMENTS (plans));
     }
   for (guint p = 0; p < N_PARENTS; p++)
     shared->parents[p] = new_parent (shared, generation++);

@@ -203,6 +203,40 @@ stress_rand_new (guint32 stream)
   return g_rand_new_with_seed_array (seeds, G_N_ELEMENTS (seeds));
 }
 
+/* One outcome of a draw: @value when the percentile drawn is below
+ * @below (and not below the bound of an earlier entry). */
+typedef struct
+{
+  gint below;
+  gint value;
+} StressChoice;
+
+/*
+ * stress_draw:
+ * @rand: the stream of choices
+ * @choices: (array length=n_choices): increasing bounds, the last one 100
+ * @n_choices: the length of @choices
+ *
+ * Draws a percentile (one g_rand_int_range (@rand, 0, 100)) and returns
+ * the value of the first of @choices whose bound is above it.
+ *
+ * Returns: a value of @choices
+ */
+static inline gint
+stress_draw (GRand              *rand,
+             const StressChoice *choices,
+             gsize               n_choices)
+{
+  gint r = g_rand_int_range (rand, 0, 100);
+  gsize i;
+
+  g_assert (n_choices > 0 && choices[n_choices - 1].below == 100);
+  for (i = 0; r >= choices[i].below; i++)
+    ;
+
+  return choices[i].value;
+}
+
 /* }}} */
 
 /* {{{ Summary */
