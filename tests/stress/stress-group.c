@@ -182,13 +182,6 @@ member_done_cb (AgPending *pending,
 
 /* {{{ The racers */
 
-static void
-local_spin (guint n)
-{
-  for (volatile guint i = 0; i < n; i++)
-    ;
-}
-
 /* A and B wait for each other (bounded: 20 ms, never a sleep) at the start
  * of the failure cluster, so that they fail its members at the same time:
  * B, which has less to do, would otherwise get there long before A. */
@@ -200,7 +193,7 @@ meet_at_cluster (Round *round)
   g_atomic_int_inc (&round->meet);
   while (g_atomic_int_get (&round->meet) < 2 &&
          g_get_monotonic_time () < deadline)
-    local_spin (64);
+    stress_spin (64);
 }
 
 /* Racer A: completes the plain members as planned (B fails half of those
@@ -221,7 +214,7 @@ racer_a (gpointer data)
       if (member->kind != KIND_PLAIN)
         continue;
 
-      local_spin (member->jitter);
+      stress_spin (member->jitter);
       if (member->plan == PLAN_FAIL && !member->b_fails)
         fail_member (member, member->pending);
       else
@@ -250,7 +243,7 @@ racer_b (gpointer data)
       if (member->kind == KIND_GATE)
         continue;
 
-      local_spin (member->jitter);
+      stress_spin (member->jitter);
       if (member->plan == PLAN_CANCEL)
         ag_pending_cancel (member->pending, "cancelled by racer B");
       else if (member->plan == PLAN_FAIL && member->b_fails)
@@ -783,7 +776,7 @@ small_racer (gpointer data)
            i < SMALL_MEET_SPINS && g_atomic_int_get (&small->meet) < 2;
            i++)
         ;
-      local_spin (small->jitter[t]);
+      stress_spin (small->jitter[t]);
 
       small->before[t] = g_atomic_int_add (&small->ticket, 1);
       if (small->fails[t])

@@ -174,14 +174,6 @@ static const char *cancel_messages[N_THREADS] = {
   "cancel-0", "cancel-1", "cancel-2", "cancel-3",
 };
 
-/* Busy-waits for about @n steps, on this thread's own memory. */
-static void
-local_spin (guint n)
-{
-  for (volatile guint i = 0; i < n; i++)
-    ;
-}
-
 /* A rendezvous of two: on 2 CPUs at most two of the four threads run at
  * once, so each thread waits a little (bounded, never a sleep) for a
  * second one to reach the same pending; the jitter that follows then
@@ -211,7 +203,7 @@ run_op (Race  *race,
   gboolean returned = FALSE;
 
   meet_at_slot (slot);
-  local_spin (slot->jitter[t]);
+  stress_spin (slot->jitter[t]);
 
   slot->before[t] = g_atomic_int_add (&race->ticket, 1);
 

@@ -309,6 +309,15 @@ stress_wait_at_least (const gint *counter,
   return value;
 }
 
+/* Busy-waits for about @n steps, on this thread's own memory (unlike
+ * ag_test_spin(), which all threads share): a jitter shorter than a call. */
+static inline void
+stress_spin (guint n)
+{
+  for (volatile guint i = 0; i < n; i++)
+    ;
+}
+
 /* Waits (bounded) for @pending to be done; fails the test if it is not. */
 static inline void
 stress_wait_done (AgPending  *pending,
@@ -329,20 +338,28 @@ stress_wait_done (AgPending  *pending,
 
 /* {{{ Threads, callers, sources */
 
+/* Polls @count, yielding, until it returns at most @baseline or the
+ * deadline of AG_TEST_TIMEOUT_MSEC passes. Returns the last count. */
+static inline guint
+stress_wait_count_at_most (guint (*count) (void),
+                           guint   baseline)
+{
+  gint64 deadline = stress_deadline (1);
+  guint n;
+
+  while ((n = count ()) > baseline && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+
+  return n;
+}
+
 /* Waits (bounded) until the process has at most @baseline threads: a
  * stopped caller's thread leaves the task list a moment after it said it
  * stopped. Returns the last count. */
 static inline guint
 stress_wait_threads (guint baseline)
 {
-  gint64 deadline = stress_deadline (1);
-  guint n;
-
-  while ((n = ag_test_count_threads ()) > baseline &&
-         g_get_monotonic_time () < deadline)
-    g_thread_yield ();
-
-  return n;
+  return stress_wait_count_at_most (ag_test_count_threads, baseline);
 }
 
 /* Callers not stopped yet: ag_caller_list_all (FALSE). */
@@ -357,14 +374,7 @@ stress_count_callers (void)
 static inline guint
 stress_wait_callers (guint baseline)
 {
-  gint64 deadline = stress_deadline (1);
-  guint n;
-
-  while ((n = stress_count_callers ()) > baseline &&
-         g_get_monotonic_time () < deadline)
-    g_thread_yield ();
-
-  return n;
+  return stress_wait_count_at_most (stress_count_callers, baseline);
 }
 
 static gboolean
