@@ -122,11 +122,13 @@ work_init (Work          *work,
   work->next_id = 0;
 }
 
-/* Remembers @caller (a new reference) to wait for its stop. */
+/* Counts @caller as made (in work->callers_made) and remembers it (a new
+ * reference) to wait for its stop. */
 static void
 work_add_caller (Work     *work,
                  AgCaller *caller)
 {
+  stress_objects_track (work->callers_made, caller);
   ag_mutex_lock (&work->lock);
   g_ptr_array_add (work->callers, g_object_ref (caller));
   ag_mutex_unlock (&work->lock);
@@ -300,7 +302,6 @@ job_func (AgPending *pending,
                            ag_caller_get_child (job->caller, name));
         if (child != NULL)
           {
-            stress_objects_track (work->callers_made, child);
             work_add_caller (work, child);
             submit (work, child, JOB_QUICK, NULL);
             submit (work, child, JOB_BLOCK, NULL);
@@ -506,12 +507,28 @@ context_probe_finish (ContextProbe *probe)
 
 /* {{{ /stress/caller/thread-cycles */
 
+/* A new_thread caller with its work, and the probe of its context. */
 typedef struct
 {
   AgCaller     *caller;
   Work          work;
   ContextProbe *probe;
 } Alive;
+
+/* Makes the caller of @alive (which must not move afterwards: its jobs
+ * point into it). */
+static void
+alive_start (Alive         *alive,
+             const char    *name,
+             GRand         *rand,
+             StressObjects *pendings,
+             StressObjects *callers)
+{
+  alive->caller = ag_caller_new_thread (name);
+  alive->probe = context_probe_new (alive->caller);
+  work_init (&alive->work, rand, pendings, callers);
+  work_add_caller (&alive->work, alive->caller);
+}
 
 /* The jobs of a cycle (drawn with stress_draw()). */
 static const StressChoice cycle_jobs[] = {
@@ -539,6 +556,8 @@ give_cycle_work (Alive *alive,
     }
 }
 
+/* Stops the caller of @alive, checks its jobs (adding to @figures), and
+ * adds the sources left on its context to @sources_left. */
 static void
 stop_alive (Alive      *alive,
             JobFigures *figures,
@@ -587,11 +606,7 @@ test_thread_cycles (void)
           g_autofree char *name = g_strdup_printf ("cycle-%u", made);
 
           alive[n_alive++] = a;
-          a->caller = ag_caller_new_thread (name);
-          stress_objects_track (&callers, a->caller);
-          a->probe = context_probe_new (a->caller);
-          work_init (&a->work, rand, &pendings, &callers);
-          work_add_caller (&a->work, a->caller);
+          alive_start (a, name, rand, &pendings, &callers);
           give_cycle_work (a, rand);
           made++;
           max_threads = MAX (max_threads, ag_test_count_threads ());
@@ -658,6 +673,20 @@ static const StressChoice tree_jobs[] = {
   { 100, JOB_QUICK },
 };
 
+/* A caller of the tree made from the test thread: in @work, probed, and
+ * given work later. */
+static void
+add_tree_node (Work      *work,
+               GPtrArray *probes,
+               GPtrArray *nodes,
+               AgCaller  *node)
+{
+  g_assert_nonnull (node);
+  work_add_caller (work, node);
+  g_ptr_array_add (probes, context_probe_new (node));
+  g_ptr_array_add (nodes, node);
+}
+
 static void
 run_tree (guint          index,
           GRand         *rand,
@@ -680,10 +709,7 @@ run_tree (guint          index,
   work_init (&work, rand, pendings, callers_made);
 
   root = ag_caller_new_thread (root_name);
-  stress_objects_track (callers_made, root);
-  work_add_caller (&work, root);
-  g_ptr_array_add (probes, context_probe_new (root));
-  g_ptr_array_add (nodes, root);
+  add_tree_node (&work, probes, nodes, root);
 
   /* Children, and grandchildren made from here or from inside a job. */
   for (guint c = 0; c < n_children; c++)
@@ -692,11 +718,7 @@ run_tree (guint          index,
       AgCaller *child = ag_caller_get_child (root, name);
       guint n_grandchildren = (guint) g_rand_int_range (rand, 0, 3);
 
-      g_assert_nonnull (child);
-      stress_objects_track (callers_made, child);
-      work_add_caller (&work, child);
-      g_ptr_array_add (probes, context_probe_new (child));
-      g_ptr_array_add (nodes, child);
+      add_tree_node (&work, probes, nodes, child);
 
       for (guint g = 0; g < n_grandchildren; g++)
         {
@@ -711,11 +733,7 @@ run_tree (guint          index,
             }
 
           grandchild = ag_caller_get_child (child, gname);
-          g_assert_nonnull (grandchild);
-          stress_objects_track (callers_made, grandchild);
-          work_add_caller (&work, grandchild);
-          g_ptr_array_add (probes, context_probe_new (grandchild));
-          g_ptr_array_add (nodes, grandchild);
+          add_tree_node (&work, probes, nodes, grandchild);
         }
     }
 
@@ -895,24 +913,14 @@ test_stop_handoff (void)
                                                          G_N_ELEMENTS (kinds))];
       g_autofree char *name = g_strdup_printf ("handoff-%u-%s", i,
                                                job_kind_names[kind]);
-      AgCaller *caller = ag_caller_new_thread (name);
-      ContextProbe *probe;
-      Work work;
+      Alive alive;
 
-      stress_objects_track (&callers, caller);
-      probe = context_probe_new (caller);
-      work_init (&work, rand, &pendings, &callers);
-      work_add_caller (&work, caller);
-      submit (&work, caller, kind, NULL);
-      if (stress_wait_at_least (&work.blocked, 1) < 1)
+      alive_start (&alive, name, rand, &pendings, &callers);
+      submit (&alive.work, alive.caller, kind, NULL);
+      if (stress_wait_at_least (&alive.work.blocked, 1) < 1)
         g_error ("the job of %s did not start", name);
 
-      ag_caller_stop (caller, TRUE);
-      wait_callers_stopped (&work);
-      check_jobs (&work, &figures);
-      work_clear (&work);
-      g_object_unref (caller);
-      sources_left += context_probe_finish (probe);
+      stop_alive (&alive, &figures, &sources_left);
     }
 
   stress_baseline_compare (&baseline, &leaks);
