@@ -342,9 +342,7 @@ test_to_thread_restart (void)
           gint later = MIN (at + g_rand_int_range (rand, 1, 200),
                             (gint) shared->n_jobs);
 
-          ag_mutex_lock (&shared->lock);
-          old = g_object_ref (shared->parents[p]);
-          ag_mutex_unlock (&shared->lock);
+          old = dup_parent (shared, p);
           ag_caller_stop (old, TRUE);
           stress_wait_at_least (&shared->submitted, later);
           ag_mutex_lock (&shared->lock);
