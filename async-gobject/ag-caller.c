@@ -361,17 +361,20 @@ job_records_free (gpointer data)
 /* This thread's records, linked by @next */
 static GPrivate job_cache = G_PRIVATE_INIT (job_records_free);
 
+#if defined(__SANITIZE_ADDRESS__)
+#define JOB_RECORDS_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JOB_RECORDS_MALLOC 1
+#endif
+#endif
+
 static gboolean
 job_records_recycled (void)
 {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(JOB_RECORDS_MALLOC)
   return FALSE;
-#elif defined(__has_feature)
-# if __has_feature(address_sanitizer)
-  return FALSE;
-# endif
-#endif
-#ifdef HAVE_VALGRIND_H
+#elif defined(HAVE_VALGRIND_H)
   static gint recycled = -1;  /* (atomic) */
   gint value = g_atomic_int_get (&recycled);
 
