@@ -324,22 +324,24 @@ static void run_job               (AgCaller *self,
 /* A job is made by the thread that submits it and, when a worker runs it,
  * freed by that worker. With malloc, that free takes the submitter's arena
  * lock, which the submitter needs for its next job: a burst of to_thread ()
- * jobs spent about a third of its time there (bench/: throughput). Freed
- * records go to a lock-free stack instead, and a thread that makes a job
+ * jobs spent about a third of its time there (bench/: throughput). So
+ * freed records go to a lock-free stack, and a thread that needs a record
  * takes the whole stack at once into a cache of its own:
  *
  *  - a push is a compare-and-swap of the head, a take an exchange with
- *    NULL: no thread ever pops a single record, so a record taken and
+ *    NULL. No thread ever pops a single record, so a record taken and
  *    pushed again between a push's read and its swap (the ABA problem)
- *    leaves that push correct;
- *  - at most JOB_STACK_MAX records wait in the stack (more are freed), so a
- *    thread's cache holds at most that many; it is freed when the thread
- *    ends;
- *  - valgrind and AddressSanitizer must see every free to find a use after
- *    it: there, records come from malloc and go back to it, like GSlice's
- *    under valgrind. */
+ *    leaves that push correct.
+ *  - The stack holds at most JOB_STACK_MAX records (a record freed when it
+ *    is full goes back to malloc), so a thread's cache holds at most that
+ *    many, about 11 kB. The cache is freed when its thread ends (the main
+ *    thread's is left to the process's exit).
+ *  - Memory checkers must see every free to find a use after it: under
+ *    valgrind and the address and memory sanitizers, and when G_SLICE=
+ *    always-malloc asks GLib for the same, records come from malloc and go
+ *    back to it. */
 
-#define JOB_STACK_MAX 256
+#define JOB_STACK_MAX 64
 
 static AgJob *job_stack;      /* (atomic) freed records, linked by @next */
 static gint   job_stack_len;  /* (atomic) at least their number */
@@ -361,10 +363,11 @@ job_records_free (gpointer data)
 /* This thread's records, linked by @next */
 static GPrivate job_cache = G_PRIVATE_INIT (job_records_free);
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 #define JOB_RECORDS_MALLOC 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define JOB_RECORDS_MALLOC 1
 #endif
 #endif
@@ -372,20 +375,24 @@ static GPrivate job_cache = G_PRIVATE_INIT (job_records_free);
 static gboolean
 job_records_recycled (void)
 {
-#if defined(JOB_RECORDS_MALLOC)
+#ifdef JOB_RECORDS_MALLOC
   return FALSE;
-#elif defined(HAVE_VALGRIND_H)
+#else
   static gint recycled = -1;  /* (atomic) */
   gint value = g_atomic_int_get (&recycled);
 
   if (G_UNLIKELY (value < 0))
     {
-      value = !RUNNING_ON_VALGRIND;
+      const GDebugKey always_malloc = { "always-malloc", 1 };
+
+      value = g_parse_debug_string (g_getenv ("G_SLICE"),
+                                    &always_malloc, 1) == 0;
+#ifdef HAVE_VALGRIND_H
+      value = value && !RUNNING_ON_VALGRIND;
+#endif
       g_atomic_int_set (&recycled, value);
     }
   return value;
-#else
-  return TRUE;
 #endif
 }
 

@@ -724,6 +724,10 @@ ag_pending_class_init (AgPendingClass *klass)
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* GIO's error quark (G_DEFINE_QUARK ()) writes its static without
+   * synchronisation the first time: made here, before any pending exists,
+   * rather than by two threads cancelling the first pendings at once. */
+  g_io_error_quark ();
 
   ag_init_i18n ();
 }
