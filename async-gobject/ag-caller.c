@@ -4624,8 +4624,11 @@ done_on_deliver (gpointer data)
   done_on->node.func (done_on->pending, done_on->node.data);
   if (destroy != NULL)
     destroy (done_on->node.data);
+  /* This thread dispatches the caller's context, the pending's: no lookup
+   * of handlers under GLib's global signal lock, which the host loop would
+   * otherwise take once per result. */
   if (done_on->node.takes_notify)
-    ag_pending_notify_state (done_on->pending);
+    ag_pending_notify_state_here (done_on->pending);
 }
 
 /* Whether the thread-default context of this thread is @context. */

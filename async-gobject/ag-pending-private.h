@@ -33,6 +33,7 @@ struct _AgCallback
 
 GMainContext *ag_pending_get_context_internal (AgPending *self);
 void          ag_pending_notify_state         (AgPending *self);
+void          ag_pending_notify_state_here    (AgPending *self);
 
 gboolean ag_pending_add_done_node_if_running (AgPending  *self,
                                               AgCallback *cb);

@@ -307,6 +307,15 @@ ag_pending_notify_state (AgPending *self)
                         &self->notify_queued);
 }
 
+/* ag_pending_notify_state() in a thread that runs the pending's context (a
+ * done callback on a caller of that context, delivered by the caller):
+ * no lock taken when nobody listens. */
+void
+ag_pending_notify_state_here (AgPending *self)
+{
+  ag_notify_here (self, properties[PROP_STATE], &self->notify_queued);
+}
+
 /* The context the pending's notifications belong to. */
 GMainContext *
 ag_pending_get_context_internal (AgPending *self)

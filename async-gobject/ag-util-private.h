@@ -13,5 +13,8 @@ void ag_notify_on_context (gpointer      object,
                            GMainContext *context,
                            GParamSpec   *pspec,
                            gint         *queued);
+void ag_notify_here       (gpointer      object,
+                           GParamSpec   *pspec,
+                           gint         *queued);
 
 G_END_DECLS

@@ -100,3 +100,25 @@ ag_notify_on_context (gpointer      object,
       g_source_unref (source);
     }
 }
+
+/*
+ * ag_notify_here:
+ * @object: the object whose property changed
+ * @pspec: the property
+ * @queued: (nullable) (atomic): as for ag_notify_on_context()
+ *
+ * Emits ::notify for @pspec now, in the thread that runs the context the
+ * object's notifications belong to (a dispatch of that context). GObject
+ * looks for a handler without any lock (ag_notify_on_context() must look
+ * under GLib's global signal lock, since it may not emit where it runs);
+ * a notification queued meanwhile reports this change too.
+ * Must be called without any lock held.
+ */
+void
+ag_notify_here (gpointer    object,
+                GParamSpec *pspec,
+                gint       *queued)
+{
+  if (queued == NULL || g_atomic_int_get (queued) == 0)
+    g_object_notify_by_pspec (object, pspec);
+}
