@@ -109,9 +109,11 @@ ag_notify_on_context (gpointer      object,
  *
  * Emits ::notify for @pspec now, in the thread that runs the context the
  * object's notifications belong to (a dispatch of that context). GObject
- * looks for a handler without any lock (ag_notify_on_context() must look
- * under GLib's global signal lock, since it may not emit where it runs);
- * a notification queued meanwhile reports this change too.
+ * finds out without a lock that nobody listens (on 64-bit builds of GLib
+ * 2.74 and later: a flag set when a first ::notify handler is connected),
+ * where ag_notify_on_context(), which may not emit where it runs, looks
+ * for handlers under GLib's global signal lock. A notification queued
+ * meanwhile reports this change too.
  * Must be called without any lock held.
  */
 void
