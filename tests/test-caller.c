@@ -5733,6 +5733,7 @@ typedef struct
 {
   AgPending   *awaited;
   AgTestLatch  in_loop;
+  gint        *until;        /* what nested_until_job () waits for */
   gint         wait_calls;   /* (atomic) */
   gboolean     wait_ok;
   GError      *wait_error;
@@ -5809,25 +5810,15 @@ nested_wait_job (AgPending *pending,
   return NULL;
 }
 
-/* In a job: a nested loop until notify::state says the pending is done. */
+/* In a job: a nested loop until @nw->until is set (notify::state saying
+ * the pending is done, or a wait started before the job ending). */
 static AgPending *
-nested_notify_job (AgPending *pending,
-                   gpointer   data)
+nested_until_job (AgPending *pending,
+                  gpointer   data)
 {
   NestedWait *nw = data;
 
-  nested_loop_until (nw, &nw->notified);
-  return NULL;
-}
-
-/* In a job: a nested loop until a wait started before the job ends. */
-static AgPending *
-nested_earlier_wait_job (AgPending *pending,
-                         gpointer   data)
-{
-  NestedWait *nw = data;
-
-  nested_loop_until (nw, &nw->wait_calls);
+  nested_loop_until (nw, nw->until);
   return NULL;
 }
 
@@ -5848,23 +5839,33 @@ nested_wait_end (NestedWait *nw,
   ag_test_latch_clear (&nw->in_loop);
 }
 
-static void
-nested_wait_run (AgJobFunc job)
+/* On a new caller named @name: @setup (if any), then @job, whose nested
+ * loop runs while another thread completes @nw->awaited. Returns the
+ * caller. */
+static AgCaller *
+nested_run (const char *name,
+            NestedWait *nw,
+            AgJobFunc   setup,
+            AgJobFunc   job)
 {
-  g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-wait");
+  AgCaller *caller = ag_caller_new_thread (name);
   g_autoptr(AgPending) outer = NULL;
-  NestedWait nw = { NULL, };
   GThread *completer;
 
-  ag_test_latch_init (&nw.in_loop);
-  nw.awaited = ag_pending_new ();
-  completer = g_thread_new ("completer", nested_complete_thread, &nw);
-  outer = ag_caller_call_soon (caller, job, &nw, NULL);
+  if (setup != NULL)
+    {
+      g_autoptr(AgPending) done = ag_caller_call_soon (caller, setup, nw,
+                                                       NULL);
+
+      ag_test_wait_done (done);
+    }
+  completer = g_thread_new ("completer", nested_complete_thread, nw);
+  outer = ag_caller_call_soon (caller, job, nw, NULL);
   ag_test_wait_done (outer);
   g_thread_join (completer);
 
   ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
-  nested_wait_end (&nw, caller);
+  return caller;
 }
 
 static AgPending *
@@ -5902,24 +5903,26 @@ test_nested_loop_waits (void)
 
   /* wait_async inside the job, completed while its nested loop runs: the
    * wait ends there, with the outcome (not the 60 s timeout) */
-  nested_wait_run (nested_wait_job);
+  {
+    g_autoptr(AgCaller) caller = NULL;
+    NestedWait nw = { NULL, };
+
+    ag_test_latch_init (&nw.in_loop);
+    nw.awaited = ag_pending_new ();
+    caller = nested_run ("nested-wait", &nw, NULL, nested_wait_job);
+    nested_wait_end (&nw, caller);
+  }
 
   /* notify::state of a pending with a done callback on this caller,
    * completed while a job's nested loop runs: heard there */
   {
-    g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-notify");
-    g_autoptr(AgPending) setup = NULL;
-    g_autoptr(AgPending) outer = NULL;
+    g_autoptr(AgCaller) caller = NULL;
     NestedWait nw = { NULL, };
-    GThread *completer;
 
     ag_test_latch_init (&nw.in_loop);
-    setup = ag_caller_call_soon (caller, add_done_on_job, &nw, NULL);
-    ag_test_wait_done (setup);
-    completer = g_thread_new ("completer", nested_complete_thread, &nw);
-    outer = ag_caller_call_soon (caller, nested_notify_job, &nw, NULL);
-    ag_test_wait_done (outer);
-    g_thread_join (completer);
+    nw.until = &nw.notified;
+    caller = nested_run ("nested-notify", &nw, add_done_on_job,
+                         nested_until_job);
     g_assert_cmpint (g_atomic_int_get (&nw.timed_out), ==, 0);
     g_assert_cmpint (g_atomic_int_get (&nw.notified), ==, 1);
     stop_and_wait (caller);
@@ -5930,20 +5933,14 @@ test_nested_loop_waits (void)
   /* a wait started by an earlier job of the caller, completed while a
    * later job's nested loop runs: it ends there */
   {
-    g_autoptr(AgCaller) caller = ag_caller_new_thread ("nested-earlier");
-    g_autoptr(AgPending) setup = NULL;
-    g_autoptr(AgPending) outer = NULL;
+    g_autoptr(AgCaller) caller = NULL;
     NestedWait nw = { NULL, };
-    GThread *completer;
 
     ag_test_latch_init (&nw.in_loop);
     nw.awaited = ag_pending_new ();
-    setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
-    ag_test_wait_done (setup);
-    completer = g_thread_new ("completer", nested_complete_thread, &nw);
-    outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
-    ag_test_wait_done (outer);
-    g_thread_join (completer);
+    nw.until = &nw.wait_calls;
+    caller = nested_run ("nested-earlier", &nw, start_wait_job,
+                         nested_until_job);
     nested_wait_end (&nw, caller);
   }
 
@@ -5961,12 +5958,13 @@ test_nested_loop_waits (void)
     ag_test_latch_init (&nw.in_loop);
     gate_init (&gate_data);
     nw.awaited = ag_pending_new ();
+    nw.until = &nw.wait_calls;
     setup = ag_caller_call_soon (caller, start_wait_job, &nw, NULL);
     ag_test_wait_done (setup);
 
     gate = ag_caller_call_soon (caller, gate_job, &gate_data, NULL);
     ag_test_latch_wait (&gate_data.started, 1);
-    outer = ag_caller_call_soon (caller, nested_earlier_wait_job, &nw, NULL);
+    outer = ag_caller_call_soon (caller, nested_until_job, &nw, NULL);
     g_assert_true (ag_pending_set_int (nw.awaited, 7));  /* queues the wait's */
     gate_open (&gate_data);
 
