@@ -1072,12 +1072,13 @@ ag_pending_set_pointer (AgPending      *self,
                               pointer != NULL ? destroy : NULL, NULL);
 }
 
-/* Reads the outcome under the lock: TRUE and a copy of the value (if
- * @value is not NULL) on success, else FALSE and the error. */
+/* Reads the outcome under the lock: TRUE on success, with the stored value
+ * in @value (NULL for an empty outcome), not a copy: it is immutable once
+ * done and lives as long as @self. Else FALSE and the error. */
 static gboolean
-ag_pending_read (AgPending  *self,
-                 GValue     *value,
-                 GError    **error)
+ag_pending_peek (AgPending     *self,
+                 const GValue **value,
+                 GError       **error)
 {
   ag_pending_lock (self);
 
@@ -1112,33 +1113,50 @@ ag_pending_read (AgPending  *self,
       return FALSE;
     }
 
-  /* The value is immutable once done, so it can be copied (which may run
-   * a boxed copy function) without the lock. */
+  /* The value is immutable once done: it is read (and copied, which may
+   * run a boxed copy function) without the lock. */
   ag_pending_unlock (self);
 
-  if (value != NULL && G_IS_VALUE (&self->outcome.value))
+  *value = G_IS_VALUE (&self->outcome.value) ? &self->outcome.value : NULL;
+
+  return TRUE;
+}
+
+/* Reads the outcome: TRUE and a copy of the value (if @value is not NULL)
+ * on success, else FALSE and the error. */
+static gboolean
+ag_pending_read (AgPending  *self,
+                 GValue     *value,
+                 GError    **error)
+{
+  const GValue *stored;
+
+  if (!ag_pending_peek (self, &stored, error))
+    return FALSE;
+
+  if (value != NULL && stored != NULL)
     {
-      g_value_init (value, G_VALUE_TYPE (&self->outcome.value));
-      g_value_copy (&self->outcome.value, value);
+      g_value_init (value, G_VALUE_TYPE (stored));
+      g_value_copy (stored, value);
     }
 
   return TRUE;
 }
 
-/* Reads the value, converting it with @transform to the type a typed getter
- * returns. */
+/* Reads the stored value for a typed getter (see ag_pending_peek ()),
+ * checking its type with @type_ok. */
 static gboolean
-ag_pending_read_typed (AgPending  *self,
-                       GValue     *value,
-                       gboolean    empty_ok,
-                       gboolean  (*type_ok) (GType type),
-                       const char *wanted,
-                       GError    **error)
+ag_pending_read_typed (AgPending     *self,
+                       const GValue **value,
+                       gboolean       empty_ok,
+                       gboolean     (*type_ok) (GType type),
+                       const char    *wanted,
+                       GError       **error)
 {
-  if (!ag_pending_read (self, value, error))
+  if (!ag_pending_peek (self, value, error))
     return FALSE;
 
-  if (!G_IS_VALUE (value))
+  if (*value == NULL)
     {
       if (empty_ok)
         return TRUE;
@@ -1149,13 +1167,12 @@ ag_pending_read_typed (AgPending  *self,
       return FALSE;
     }
 
-  if (!type_ok (G_VALUE_TYPE (value)))
+  if (!type_ok (G_VALUE_TYPE (*value)))
     {
       g_set_error (error, AG_ERROR, AG_ERROR_TYPE_MISMATCH,
                    _("The outcome of “%s” is a %s, not a %s"),
                    pending_display_name (self),
-                   G_VALUE_TYPE_NAME (value), wanted);
-      g_value_unset (value);
+                   G_VALUE_TYPE_NAME (*value), wanted);
       return FALSE;
     }
 
@@ -1268,8 +1285,8 @@ gint64
 ag_pending_get_int (AgPending  *self,
                     GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
   g_auto(GValue) converted = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
@@ -1278,15 +1295,17 @@ ag_pending_get_int (AgPending  *self,
                               "gint64", error))
     return 0;
 
-  g_value_init (&converted, G_TYPE_INT64);
-  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (&value)))
+  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (value)))
     {
+    case G_TYPE_INT64:
+      return g_value_get_int64 (value);
     case G_TYPE_ENUM:
-      return g_value_get_enum (&value);
+      return g_value_get_enum (value);
     case G_TYPE_FLAGS:
-      return g_value_get_flags (&value);
+      return g_value_get_flags (value);
     default:
-      g_value_transform (&value, &converted);
+      g_value_init (&converted, G_TYPE_INT64);
+      g_value_transform (value, &converted);
       return g_value_get_int64 (&converted);
     }
 }
@@ -1309,7 +1328,7 @@ gboolean
 ag_pending_get_boolean (AgPending  *self,
                         GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1318,7 +1337,7 @@ ag_pending_get_boolean (AgPending  *self,
                               "gboolean", error))
     return FALSE;
 
-  return g_value_get_boolean (&value);
+  return g_value_get_boolean (value);
 }
 
 /**
@@ -1340,8 +1359,8 @@ double
 ag_pending_get_double (AgPending  *self,
                        GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
   g_auto(GValue) converted = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
@@ -1350,15 +1369,17 @@ ag_pending_get_double (AgPending  *self,
                               "double", error))
     return 0;
 
-  g_value_init (&converted, G_TYPE_DOUBLE);
-  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (&value)))
+  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (value)))
     {
+    case G_TYPE_DOUBLE:
+      return g_value_get_double (value);
     case G_TYPE_ENUM:
-      return g_value_get_enum (&value);
+      return g_value_get_enum (value);
     case G_TYPE_FLAGS:
-      return g_value_get_flags (&value);
+      return g_value_get_flags (value);
     default:
-      g_value_transform (&value, &converted);
+      g_value_init (&converted, G_TYPE_DOUBLE);
+      g_value_transform (value, &converted);
       return g_value_get_double (&converted);
     }
 }
@@ -1381,7 +1402,7 @@ char *
 ag_pending_get_string (AgPending  *self,
                        GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1390,7 +1411,7 @@ ag_pending_get_string (AgPending  *self,
                               "string", error))
     return NULL;
 
-  return G_IS_VALUE (&value) ? g_value_dup_string (&value) : NULL;
+  return value != NULL ? g_value_dup_string (value) : NULL;
 }
 
 /**
@@ -1412,7 +1433,7 @@ gpointer
 ag_pending_get_object (AgPending  *self,
                        GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1421,7 +1442,7 @@ ag_pending_get_object (AgPending  *self,
                               "GObject", error))
     return NULL;
 
-  return G_IS_VALUE (&value) ? g_value_dup_object (&value) : NULL;
+  return value != NULL ? g_value_dup_object (value) : NULL;
 }
 
 /**
@@ -1444,7 +1465,7 @@ gpointer
 ag_pending_get_pointer (AgPending  *self,
                         GError    **error)
 {
-  g_auto(GValue) value = G_VALUE_INIT;
+  const GValue *value;
 
   g_return_val_if_fail (AG_IS_PENDING (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1453,7 +1474,7 @@ ag_pending_get_pointer (AgPending  *self,
                               "gpointer", error))
     return NULL;
 
-  return G_IS_VALUE (&value) ? g_value_get_pointer (&value) : NULL;
+  return value != NULL ? g_value_get_pointer (value) : NULL;
 }
 
 /**
