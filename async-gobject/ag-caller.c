@@ -295,9 +295,11 @@ static GPtrArray *retired;            /* stopped callers of contexts, owned */
 static guint last_id;
 
 /* The caller dispatching in this thread, and the pending of the job it
- * runs. */
-static GPrivate dispatching_caller;
-static GPrivate current_pending;
+ * runs. Read several times per job: compiler thread-locals, not GPrivate
+ * (a call and a pthread_getspecific () each time); neither owns what it
+ * points to, so no destructor is needed. */
+static AG_THREAD_LOCAL AgCaller *dispatching_caller;
+static AG_THREAD_LOCAL AgPending *current_pending;
 
 static guint thread_serials;
 
@@ -306,7 +308,7 @@ static guint thread_serials;
 static guint
 thread_serial (void)
 {
-  static __thread guint serial;
+  static AG_THREAD_LOCAL guint serial;
 
   if (serial == 0)
     serial = (guint) g_atomic_int_add (&thread_serials, 1) + 1;
@@ -769,12 +771,12 @@ run_job (AgCaller *self,
 
   /* The job runs with the trackers current where it was scheduled, and
    * leaves this thread's as they were. */
-  previous = g_private_get (&current_pending);
-  g_private_set (&current_pending, job->pending);
+  previous = current_pending;
+  current_pending = job->pending;
   previous_trackers = ag_tracker_set_install (job->trackers);
   result = job->func (job->pending, job->data);
   ag_tracker_set_restore (previous_trackers);
-  g_private_set (&current_pending, previous);
+  current_pending = previous;
 
   job_release_data (job);
 
@@ -862,22 +864,23 @@ typedef struct
 static inline gboolean
 dispatching_here (AgCaller *self)
 {
-  return g_private_get (&dispatching_caller) == self;
+  return dispatching_caller == self;
 }
 
 /* Must hold the lock. */
 static gboolean
 caller_ready_unlocked (AgCaller *self,
-                       gint64    now,
                        gint     *timeout)
 {
   if (self->head != NULL || self->finish_requested ||
       g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
 
+  /* the clock is read only for timers */
   if (self->timers != NULL && g_sequence_get_length (self->timers) > 0)
     {
       AgJob *first = g_sequence_get (g_sequence_get_begin_iter (self->timers));
+      gint64 now = g_get_monotonic_time ();
 
       if (first->deadline <= now)
         return TRUE;
@@ -893,7 +896,7 @@ caller_ready_unlocked (AgCaller *self,
 
 /* The caller whose loop runs in this thread, for callers that own their
  * thread. */
-static __thread AgCaller *thread_owner;
+static AG_THREAD_LOCAL AgCaller *thread_owner;
 
 /* How long a caller that owns its thread looks for new work before its loop
  * sleeps, in µs (AG_SPIN_US overrides it; 0 turns it off). */
@@ -1023,7 +1026,7 @@ caller_ready (AgCaller *self,
   if (G_UNLIKELY (dispatching_here (self)))
     ready = has_done_on_unlocked (self);
   else
-    ready = caller_ready_unlocked (self, g_get_monotonic_time (), timeout);
+    ready = caller_ready_unlocked (self, timeout);
   ag_caller_unlock (self);
 
   return ready;
@@ -1237,7 +1240,7 @@ caller_dispatch (AgCaller *self)
   gint64 end;
   guint max_batch;
   guint n = 0;
-  gpointer previous;
+  AgCaller *previous;
   AgJob *batch;
 
   /* Take a batch of jobs, in one go: the queue's lock is taken twice per
@@ -1254,8 +1257,8 @@ caller_dispatch (AgCaller *self)
   self->batch = take_batch_unlocked (self, start, max_batch);
   ag_caller_unlock (self);
 
-  previous = g_private_get (&dispatching_caller);
-  g_private_set (&dispatching_caller, self);
+  previous = dispatching_caller;
+  dispatching_caller = self;
   /* Awake: the loop goes through prepare () before it sleeps again (which
    * check () does not always see: GLib skips it for a source that prepare
    * found ready). */
@@ -1278,6 +1281,11 @@ caller_dispatch (AgCaller *self)
 
           run_job (self, job);
           n++;
+
+          /* nothing more to run: no need for the clock */
+          if (self->batch == NULL &&
+              g_atomic_pointer_get (&self->incoming) == NULL)
+            break;
 
           now = g_get_monotonic_time ();
           if (now >= end)
@@ -1305,7 +1313,7 @@ caller_dispatch (AgCaller *self)
         pool_woken (self);
     }
 
-  g_private_set (&dispatching_caller, previous);
+  dispatching_caller = previous;
   batch = g_steal_pointer (&self->batch);
 
   if (batch != NULL)
@@ -1428,7 +1436,7 @@ caller_push_item (AgCaller *self,
   if (g_atomic_int_get (&self->finished))
     return FALSE;
 
-  if (self->owns_thread && g_private_get (&dispatching_caller) != self)
+  if (self->owns_thread && dispatching_caller != self)
     g_atomic_int_set (&self->last_push_cpu, current_cpu ());
 
   do
@@ -1443,7 +1451,7 @@ caller_push_item (AgCaller *self,
    * caller's own thread queues it (the loop checks the queue before it
    * sleeps). */
   if (head == NULL && g_atomic_int_get (&self->may_sleep) &&
-      g_private_get (&dispatching_caller) != self)
+      dispatching_caller != self)
     caller_wake (self);
 
   /* Stopped meanwhile: nothing would take it. */
@@ -1520,7 +1528,7 @@ caller_push (AgCaller *self,
 
   /* A new first timer wakes the loop, which sleeps with the timeout of the
    * old one; not when the caller's own thread queues it. */
-  if (wake && g_private_get (&dispatching_caller) != self)
+  if (wake && dispatching_caller != self)
     caller_wake (self);
 
   return TRUE;
@@ -3197,7 +3205,7 @@ ag_caller_list_all (gboolean running_only)
 AgPending *
 ag_caller_get_current_pending (void)
 {
-  return g_private_get (&current_pending);
+  return current_pending;
 }
 
 /**
@@ -4565,7 +4573,7 @@ ag_caller_report_leaks (GString *report)
 gboolean
 ag_caller_runs_in_this_thread (AgCaller *self)
 {
-  if (g_private_get (&dispatching_caller) == self ||
+  if (dispatching_caller == self ||
       g_main_context_is_owner (self->context))
     return TRUE;
 

@@ -119,11 +119,18 @@ tracker_set_unref0 (gpointer set)
   ag_tracker_set_unref (set);
 }
 
+/* This thread's state, read several times per job: a compiler thread-local
+ * is a load where g_private_get () is a call. thread_state_key holds the
+ * same pointer, to free it when the thread ends. */
+static AG_THREAD_LOCAL ThreadState *thread_state_cached;
+
+/* In the ending thread: what it frees may still look for the state. */
 static void
 thread_state_free (gpointer data)
 {
   ThreadState *state = data;
 
+  thread_state_cached = NULL;
   g_clear_pointer (&state->current, ag_tracker_set_unref);
   g_clear_pointer (&state->saved, g_ptr_array_unref);
   g_free (state);
@@ -134,12 +141,13 @@ static GPrivate thread_state_key = G_PRIVATE_INIT (thread_state_free);
 static ThreadState *
 thread_state (gboolean create)
 {
-  ThreadState *state = g_private_get (&thread_state_key);
+  ThreadState *state = thread_state_cached;
 
-  if (state == NULL && create)
+  if (G_UNLIKELY (state == NULL) && create)
     {
       state = g_new0 (ThreadState, 1);
       g_private_set (&thread_state_key, state);
+      thread_state_cached = state;
     }
 
   return state;
