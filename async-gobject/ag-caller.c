@@ -15,6 +15,11 @@
 #ifdef HAVE_SCHED_GETCPU
 #include <sched.h>
 #endif
+#ifdef HAVE_EVENTFD
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#endif
 #ifdef HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
 #endif
@@ -188,11 +193,16 @@ struct _AgCaller
    * seen the latest push (set by prepare, cleared by check). A push wakes
    * the loop only then: a loop that is awake takes the jobs at its next
    * prepare, and a wake-up it does not need costs a write and a read of
-   * the context's wake-up fd (see caller_wake ()). */
+   * the eventfd (see caller_wake ()). */
   gint           may_sleep;
   /* (atomic): the CPU the latest push from another thread came from, or
    * -1 (callers that own their thread) */
   gint           last_push_cpu;
+  /* immutable after construction: guest callers' eventfd that wakes the
+   * loop, polled by the source, or -1 (then g_main_context_wakeup ());
+   * closed at finalization, when no thread can push any more */
+  int            wake_fd;
+  gpointer       wake_tag;
   /* only the thread dispatching the caller: the rest of the batch being
    * dispatched, taken off the queue (a loop nested in one of its jobs
    * delivers the done callbacks in it) */
@@ -953,7 +963,7 @@ work_from_another_cpu (AgCaller *self)
 
 /* The poll function of the contexts of callers that own their thread.
  *
- * A wake-up through the context's wake-up fd costs a write, a poll () that
+ * A wake-up through the caller's eventfd costs a write, a poll () that
  * returns, a read and two context switches; when the work comes from a
  * thread on another CPU, it usually comes back within tens of µs (the
  * result of the last job goes back, and the next job comes in). So before
@@ -1063,6 +1073,18 @@ caller_source_check (GSource *source)
 
   /* Awake until the next prepare. */
   g_atomic_int_set (&self->may_sleep, FALSE);
+
+#ifdef HAVE_EVENTFD
+  /* Acknowledged before the queue is looked at: a push after this wakes
+   * the next poll. */
+  if (self->wake_tag != NULL &&
+      (g_source_query_unix_fd (source, self->wake_tag) & G_IO_IN))
+    {
+      eventfd_t count;
+
+      (void) eventfd_read (self->wake_fd, &count);
+    }
+#endif
 
   if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
@@ -1364,15 +1386,23 @@ static GSourceFuncs caller_source_funcs = {
   .finalize = caller_source_finalize,
 };
 
-/* Wakes the loop of @self: a write to the wake-up fd every context polls,
- * which GLib reads back in its check phase. g_main_context_wakeup () takes
- * no lock, so a thread handing work to a busy loop never waits for it; and
- * the source adds no fd of its own to every poll () of the context (one
- * fewer fd to poll on both sides of a round trip: 7% less CPU time per
- * one-CPU round trip than with an eventfd of the source's own). */
+/* Wakes the loop of @self: through the source's own eventfd for a guest
+ * caller, else with g_main_context_wakeup () (see ag_caller_constructed ()). */
 static void
 caller_wake (AgCaller *self)
 {
+#ifdef HAVE_EVENTFD
+  if (self->wake_fd >= 0)
+    {
+      int res;
+
+      do
+        res = eventfd_write (self->wake_fd, 1);
+      while (G_UNLIKELY (res < 0 && errno == EINTR));
+      /* EAGAIN: the counter is full, so the loop is woken anyway */
+      return;
+    }
+#endif
   g_main_context_wakeup (self->context);
 }
 
@@ -1568,18 +1598,24 @@ registry_set_by_context (AgCaller *self)
   ag_mutex_unlock (&registry_lock);
 }
 
+/* Set around the construction of a caller that owns its thread, so that
+ * constructed () knows (the construction runs in this thread). */
+static AG_THREAD_LOCAL gboolean constructing_owner;
+
 static AgCaller *
 caller_new (GMainContext *context,
             const char   *name,
             gboolean      owns_thread,
             AgCaller     *parent)
 {
-  AgCaller *self = g_object_new (AG_TYPE_CALLER,
-                                 "context", context,
-                                 "name", name,
-                                 NULL);
+  AgCaller *self;
 
-  self->owns_thread = !!owns_thread;
+  constructing_owner = owns_thread;
+  self = g_object_new (AG_TYPE_CALLER,
+                       "context", context,
+                       "name", name,
+                       NULL);
+  constructing_owner = FALSE;
 
   if (parent != NULL)
     {
@@ -2280,6 +2316,10 @@ ag_caller_finalize (GObject *object)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->name, g_free);
+#ifdef HAVE_EVENTFD
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+#endif
   ag_mutex_clear (&self->lock);
   ag_mutex_clear (&self->pool_lock);
 
@@ -2412,6 +2452,8 @@ ag_caller_constructed (GObject *object)
 
   G_OBJECT_CLASS (ag_caller_parent_class)->constructed (object);
 
+  self->owns_thread = constructing_owner;
+
   if (self->context == NULL)
     self->context = g_main_context_ref_thread_default ();
   self->is_main = self->context == g_main_context_default ();
@@ -2431,10 +2473,31 @@ ag_caller_constructed (GObject *object)
   source->caller = g_object_ref (self);
   g_source_set_priority ((GSource *) source, G_PRIORITY_DEFAULT);
   g_source_set_static_name ((GSource *) source, "[async-gobject] AgCaller");
-  /* GLib would block a source that cannot recurse while it dispatches, so
-   * a loop nested in one of its jobs would not deliver done callbacks;
-   * prepare () and check () keep the jobs themselves from running there
-   * (see nested_dispatch ()). */
+  /* How a push wakes the loop. A caller that owns its thread (a worker, a
+   * thread caller) writes the wake-up fd its context polls anyway,
+   * g_main_context_wakeup (), which takes no lock: one fd fewer in each
+   * poll () of the worker side (4-5% less CPU time per one-CPU round trip
+   * than with an fd of the source's own). A guest caller, on a host's
+   * context such as the GTK loop, polls an eventfd of its own: with the
+   * host context's wake-up fd instead, the host loop slept inside
+   * delivery (on GLib's global locks, which a preempted producer thread
+   * held) more often in the bench's hostloop-idle runs: more than 1 ms in
+   * 30 of 46 runs against 13 of 46, in four interleaved series, each of
+   * which it lost (cause unexplained). */
+#ifdef HAVE_EVENTFD
+  if (!self->owns_thread)
+    {
+      self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (self->wake_fd >= 0)
+        self->wake_tag = g_source_add_unix_fd ((GSource *) source,
+                                               self->wake_fd, G_IO_IN);
+    }
+#endif
+  /* GLib would block a source that cannot recurse while it dispatches
+   * (with an fd, also taking the fd out of the context's poll set and back
+   * in, each time waking the context), and a loop nested in one of its
+   * jobs would not deliver done callbacks; prepare () and check () keep
+   * the jobs themselves from running there (see nested_dispatch ()). */
   g_source_set_can_recurse ((GSource *) source, TRUE);
   self->source = (GSource *) source;
   g_source_attach (self->source, self->context);
@@ -2663,6 +2726,7 @@ ag_caller_init (AgCaller *self)
   self->state = AG_CALLER_STATE_RUNNING;
   self->may_sleep = TRUE;
   self->last_push_cpu = -1;
+  self->wake_fd = -1;
   self->tail = &self->head;
   self->pool_tail = &self->pool_head;
   self->max_workers = MAX (MIN_DEFAULT_MAX_WORKERS,
