@@ -587,10 +587,11 @@ job_finished (gpointer data)
 
   if (job->pool == NULL)
     self = job->caller;
-  else
+  else if ((self = g_atomic_pointer_get (&job->caller)) == NULL)
     {
-      /* A pool job's worker is set with the pool's lock held. No worker
-       * has it yet: the pool drops it, unrun. */
+      /* A pool job's worker is set once, with the pool's lock held (so
+       * the usual case, the worker completing its own job, takes no lock
+       * here). No worker has it yet: the pool drops it, unrun. */
       ag_pool_lock (job->pool);
       self = job->caller;
       if (self == NULL)
@@ -1758,7 +1759,7 @@ static void
 pool_assign_unlocked (AgCaller *worker,
                       AgJob    *job)
 {
-  job->caller = g_object_ref (worker);
+  g_atomic_pointer_set (&job->caller, g_object_ref (worker));
   g_atomic_int_set (&job->pool_slot, 1);
 }
 
@@ -1916,17 +1917,22 @@ static void
 pool_woken (AgCaller *worker)
 {
   g_autoptr(AgCaller) parent = NULL;
+  gboolean jobs_wait;
 
   parent = ag_caller_dup_parent (worker);
 
   if (parent == NULL)
     return;
 
+  /* Jobs queued after this see the wake-up gone and start a worker
+   * themselves (pool_submit ()). */
   ag_pool_lock (parent);
   pool_woken_unlocked (parent, worker);
+  jobs_wait = parent->pool_head != NULL;
   ag_pool_unlock (parent);
 
-  pool_pump (parent);
+  if (jobs_wait)
+    pool_pump (parent);
 }
 
 /* The pool job of @worker is done: it takes the next job waiting in its
