@@ -1296,9 +1296,14 @@ caller_dispatch (AgCaller *self)
       /* Work that came meanwhile (a worker's next pool job, results
        * streaming in) runs in the same dispatch, within the same bounds,
        * rather than after another turn of the loop. */
-      if (self->batch != NULL || n >= max_batch || now >= end ||
+      if (self->batch != NULL || n >= max_batch ||
           g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
           g_atomic_pointer_get (&self->incoming) == NULL)
+        break;
+      /* the loop above did not read the clock after its last job */
+      if (now == 0)
+        now = g_get_monotonic_time ();
+      if (now >= end)
         break;
 
       ag_caller_lock (self);
@@ -1759,8 +1764,11 @@ static void
 pool_assign_unlocked (AgCaller *worker,
                       AgJob    *job)
 {
-  g_atomic_pointer_set (&job->caller, g_object_ref (worker));
+  /* The slot first: a thread that sees the worker (job_finished (), without
+   * the lock) must see the slot too, or releasing it would fail and the
+   * worker never go back to the pool. */
   g_atomic_int_set (&job->pool_slot, 1);
+  g_atomic_pointer_set (&job->caller, g_object_ref (worker));
 }
 
 /* Takes an idle worker of @self whose loop is awake (spinning for work):
