@@ -120,8 +120,8 @@ tracker_set_unref0 (gpointer set)
 }
 
 /* This thread's state, read several times per job: a compiler thread-local
- * is a load where g_private_get () is a call. thread_state_key holds the
- * same pointer, to free it when the thread ends. */
+ * costs less than g_private_get () (see AG_THREAD_LOCAL). thread_state_key
+ * holds the same pointer, to free it when the thread ends. */
 static AG_THREAD_LOCAL ThreadState *thread_state_cached;
 
 /* In the ending thread: what it frees may still look for the state. */

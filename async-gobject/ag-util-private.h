@@ -9,15 +9,13 @@
 
 G_BEGIN_DECLS
 
-/* The library's thread-locals, read several times per job. With the
- * initial-exec model an access is a load, not a call to __tls_get_addr ();
- * their few dozen bytes fit the static TLS space glibc keeps for libraries
- * loaded later (PyGObject and GJS dlopen () this one). */
-#if defined(__GNUC__) && defined(__ELF__)
-#define AG_THREAD_LOCAL __thread __attribute__ ((tls_model ("initial-exec")))
-#else
+/* The library's thread-locals, read several times per job: compiler
+ * thread-locals, a load and at most a __tls_get_addr () call, where
+ * g_private_get () is a call and a pthread_getspecific (). Not the
+ * initial-exec model, which would save that call: a library that PyGObject
+ * and GJS dlopen () would then take glibc's static TLS reserve, which
+ * others (GL drivers) exhaust, and fail to load. */
 #define AG_THREAD_LOCAL __thread
-#endif
 
 void ag_notify_on_context (gpointer      object,
                            GMainContext *context,
