@@ -10,11 +10,11 @@
 G_BEGIN_DECLS
 
 /* The library's thread-locals, read several times per job: compiler
- * thread-locals, a load and at most a __tls_get_addr () call, where
- * g_private_get () is a call and a pthread_getspecific (). Not the
- * initial-exec model, which would save that call: a library that PyGObject
- * and GJS dlopen () would then take glibc's static TLS reserve, which
- * others (GL drivers) exhaust, and fail to load. */
+ * thread-locals, a short call through a TLS descriptor (see
+ * async-gobject/meson.build; else __tls_get_addr ()), where g_private_get ()
+ * is a call and a pthread_getspecific (). Not the initial-exec model: a
+ * library that PyGObject and GJS dlopen () would then take glibc's static
+ * TLS reserve, which other libraries may have used up, and fail to load. */
 #define AG_THREAD_LOCAL __thread
 
 void ag_notify_on_context (gpointer      object,
