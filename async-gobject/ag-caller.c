@@ -362,8 +362,19 @@ job_records_free (gpointer data)
     }
 }
 
-/* This thread's records, linked by @next */
-static GPrivate job_cache = G_PRIVATE_INIT (job_records_free);
+/* This thread's records, linked by @next: read for every job, so a
+ * compiler thread-local, as the others (see AG_THREAD_LOCAL). */
+static AG_THREAD_LOCAL AgJob *job_cache;
+
+/* In the ending thread: frees its records. */
+static void
+job_cache_free (gpointer data)
+{
+  job_records_free (g_steal_pointer (&job_cache));
+}
+
+/* Set (to anything) once this thread has records: ends them with it. */
+static GPrivate job_cache_owner = G_PRIVATE_INIT (job_cache_free);
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 #define JOB_RECORDS_MALLOC 1
@@ -430,7 +441,7 @@ job_record_new (void)
   if (!job_records_recycled ())
     return g_new0 (AgJob, 1);
 
-  job = g_private_get (&job_cache);
+  job = job_cache;
   if (job == NULL)
     {
       guint n = 0;
@@ -441,9 +452,10 @@ job_record_new (void)
       for (AgJob *taken = job; taken != NULL; taken = taken->next)
         n++;
       g_atomic_int_add (&job_stack_len, - (gint) n);
+      g_private_set (&job_cache_owner, &job_cache);
     }
 
-  g_private_set (&job_cache, job->next);
+  job_cache = job->next;
   memset (job, 0, sizeof *job);
   return job;
 }
