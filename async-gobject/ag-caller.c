@@ -4720,10 +4720,12 @@ context_is_this_threads (GMainContext *context)
   return g_main_context_is_owner (context);
 }
 
-static void
-done_on_pending_done (AgPending *pending,
-                      DoneOn    *done_on)
+void
+ag_caller_done_on_fire (AgPending  *pending,
+                        AgCallback *node)
 {
+  DoneOn *done_on = done_on_from_node (node);
+
   done_on->pending = g_object_ref (pending);
 
   /* Done in its own context's thread: the notification this delivery took
@@ -4735,19 +4737,10 @@ done_on_pending_done (AgPending *pending,
       ag_pending_notify_state (pending);
     }
 
-  g_atomic_int_inc (&done_on->ref_count);
+  /* The pending's reference to the node goes to the queue (the caller may
+   * deliver and free it at once). */
   if (!caller_push_item (done_on->caller, (AgJob *) done_on))
     done_on_unref (done_on);
-}
-
-void
-ag_caller_done_on_fire (AgPending  *pending,
-                        AgCallback *node)
-{
-  DoneOn *done_on = done_on_from_node (node);
-
-  done_on_pending_done (pending, done_on);
-  done_on_unref (done_on);
 }
 
 void
