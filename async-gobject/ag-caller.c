@@ -217,7 +217,9 @@ struct _AgCaller
   guint          n_live_workers;
   guint          max_idle_workers;
   gint64         idle_worker_timeout;  /* µs, 0 for never */
-  GQueue         idle_workers;
+  AgCaller      *idle_head;  /* idle workers, most recently used first,
+                              * each holding a reference (idle_next) */
+  guint          n_idle;
   AgJob         *pool_head;  /* to_thread () jobs waiting for a worker */
   AgJob        **pool_tail;
   guint          n_waking;   /* idle workers woken for a job, not yet up */
@@ -236,10 +238,23 @@ struct _AgCaller
   GHashTable    *queues;
   gboolean       finish_requested;
 
-  /* protected by the parent's pool lock: when this worker went idle,
-   * whether its idle timer is set */
-  gint64         idle_since;
-  gboolean       reaper_armed;
+  /* protected by the parent's pool lock: its links in the parent's idle
+   * workers */
+  AgCaller      *idle_prev;
+  AgCaller      *idle_next;
+  /* (atomic), written with the parent's pool lock held: whether it is in
+   * the parent's idle workers; how many times it went idle (each time an
+   * idle period, timed anew); that period's idle-worker-timeout in ms
+   * (0 for never) */
+  gint           pool_idle;
+  gint           idle_serial;
+  gint           idle_timeout_ms;
+  /* the worker's own thread only (see worker_poll_timeout ()): the idle
+   * period it is timing, its deadline (monotonic µs), and whether the
+   * deadline passed, for the next dispatch */
+  gint           timed_serial;
+  gint64         idle_deadline;
+  gboolean       reap_requested;
   /* protected by the parent's pool lock: its pool job waits for something
    * else (it returned a pending to follow, or set its outcome later), so
    * the worker does not count against max-workers until the job is done;
@@ -248,8 +263,6 @@ struct _AgCaller
   /* (atomic), written with the parent's pool lock held: woken from idle
    * for a job, and not dispatching yet */
   gint           pool_waking;
-  /* immutable after construction: a worker's idle timer on its context */
-  GSource       *reaper;
 };
 
 G_DEFINE_FINAL_TYPE (AgCaller, ag_caller, G_TYPE_OBJECT)
@@ -905,6 +918,10 @@ caller_ready_unlocked (AgCaller *self,
   return FALSE;
 }
 
+static gint     worker_poll_timeout (AgCaller *self,
+                                     gint      timeout);
+static gboolean worker_reap         (AgCaller *worker);
+
 /* Spinning {{{ */
 
 /* The caller whose loop runs in this thread, for callers that own their
@@ -990,6 +1007,11 @@ caller_poll (GPollFD *fds,
              gint     timeout)
 {
   AgCaller *self = thread_owner;
+
+  /* An idle worker sleeps no longer than its idle period. */
+  if (timeout != 0 && self != NULL && self->is_worker &&
+      g_atomic_int_get (&self->pool_idle))
+    timeout = worker_poll_timeout (self, timeout);
 
   if (timeout != 0 && self != NULL && spin_time > 0 &&
       g_atomic_pointer_get (&self->incoming) == NULL &&
@@ -1099,7 +1121,8 @@ caller_source_check (GSource *source)
     }
 #endif
 
-  if (g_atomic_pointer_get (&self->incoming) != NULL)
+  if (g_atomic_pointer_get (&self->incoming) != NULL ||
+      G_UNLIKELY (self->reap_requested))
     return TRUE;
 
   return caller_ready (self, NULL);
@@ -1377,6 +1400,10 @@ caller_source_dispatch (GSource     *source,
                         gpointer     user_data)
 {
   AgCaller *self = ((CallerSource *) source)->caller;
+
+  /* An idle worker whose idle period ran out (see worker_poll_timeout ()) */
+  if (G_UNLIKELY (self->reap_requested) && worker_reap (self))
+    return G_SOURCE_CONTINUE;
 
   if (G_UNLIKELY (dispatching_here (self)))
     {
@@ -1656,8 +1683,6 @@ caller_new (GMainContext *context,
   return self;
 }
 
-static GSourceFuncs reaper_source_funcs;
-
 static gpointer
 caller_thread_main (gpointer data)
 {
@@ -1699,17 +1724,6 @@ caller_new_thread (const char *name,
   spin_time_init ();
   g_main_context_set_poll_func (context, caller_poll);
 
-  if (worker)
-    {
-      /* The worker's idle timer, on its own context. No reference: the
-       * worker destroys it when it stops. */
-      self->reaper = g_source_new (&reaper_source_funcs, sizeof (GSource));
-      g_source_set_static_name (self->reaper,
-                                "[async-gobject] AgCaller idle worker");
-      g_source_set_callback (self->reaper, NULL, self, NULL);
-      g_source_attach (self->reaper, context);
-    }
-
   thread = g_thread_new (self->name, caller_thread_main, g_object_ref (self));
 
   return self;
@@ -1719,56 +1733,147 @@ caller_new_thread (const char *name,
 
 /* Worker pool {{{ */
 
-static gboolean
-reaper_dispatch (GSource     *source,
-                 GSourceFunc  callback,
-                 gpointer     user_data)
+/* Idle workers {{{ */
+
+/* Puts @worker, which holds no pool job, first in the idle workers of
+ * @self, its parent, with a new reference: its idle period begins, to end
+ * in @self's idle-worker-timeout (timed by its own loop: see
+ * worker_poll_timeout ()). Must hold the pool's lock. */
+static void
+idle_push_unlocked (AgCaller *self,
+                    AgCaller *worker)
 {
-  AgCaller *worker = user_data;
+  worker->idle_prev = NULL;
+  worker->idle_next = self->idle_head;
+  if (self->idle_head != NULL)
+    self->idle_head->idle_prev = worker;
+  self->idle_head = g_object_ref (worker);
+  self->n_idle++;
+
+  g_atomic_int_set (&worker->idle_timeout_ms,
+                    (gint) MIN ((self->idle_worker_timeout + 999) / 1000,
+                                G_MAXINT));
+  g_atomic_int_inc (&worker->idle_serial);
+  g_atomic_int_set (&worker->pool_idle, TRUE);
+}
+
+/* Takes @worker out of the idle workers of @self; the caller gets the
+ * list's reference. Must hold the pool's lock. */
+static void
+idle_unlink_unlocked (AgCaller *self,
+                      AgCaller *worker)
+{
+  if (worker->idle_prev != NULL)
+    worker->idle_prev->idle_next = worker->idle_next;
+  else
+    self->idle_head = worker->idle_next;
+  if (worker->idle_next != NULL)
+    worker->idle_next->idle_prev = worker->idle_prev;
+  worker->idle_prev = worker->idle_next = NULL;
+  self->n_idle--;
+  g_atomic_int_set (&worker->pool_idle, FALSE);
+}
+
+/* Takes every idle worker of @self: the list, whose references the caller
+ * drops with idle_list_free (). Must hold the pool's lock. */
+static AgCaller *
+idle_steal_unlocked (AgCaller *self)
+{
+  for (AgCaller *w = self->idle_head; w != NULL; w = w->idle_next)
+    g_atomic_int_set (&w->pool_idle, FALSE);
+  self->n_idle = 0;
+
+  return g_steal_pointer (&self->idle_head);
+}
+
+static void
+idle_list_free (AgCaller *head)
+{
+  while (head != NULL)
+    {
+      AgCaller *worker = head;
+
+      head = worker->idle_next;
+      worker->idle_prev = worker->idle_next = NULL;
+      g_object_unref (worker);
+    }
+}
+
+/* The poll timeout of the loop of @self, a worker in its pool's idle
+ * workers, about to sleep for at most @timeout ms (-1: until woken): no
+ * longer than what is left of its idle period. When nothing is left, its
+ * next dispatch reaps it (worker_reap ()). Its own thread only.
+ *
+ * The loop times its idle periods itself, with no timer source on its
+ * context and no clock read per job: it reads the clock only when it is
+ * about to sleep while idle. */
+static gint
+worker_poll_timeout (AgCaller *self,
+                     gint      timeout)
+{
+  gint serial = g_atomic_int_get (&self->idle_serial);
+  gint ms = g_atomic_int_get (&self->idle_timeout_ms);
+  gint64 now;
+  gint64 left;
+
+  if (ms <= 0 || self->reap_requested)
+    return timeout;
+
+  now = g_get_monotonic_time ();
+  if (serial != self->timed_serial)
+    {
+      self->timed_serial = serial;
+      self->idle_deadline = now + (gint64) ms * 1000;
+    }
+
+  left = self->idle_deadline - now;
+  if (left <= 0)
+    {
+      self->reap_requested = TRUE;
+      return 0;
+    }
+
+  left = (left + 999) / 1000;
+  if (timeout < 0 || left < timeout)
+    timeout = (gint) left;
+
+  return timeout;
+}
+
+/* The idle period that @worker's loop timed is over: it stops, if it is
+ * still idle in that period (not taken for a job meanwhile). Its own
+ * thread, in a dispatch of its source. Returns whether it stopped. */
+static gboolean
+worker_reap (AgCaller *worker)
+{
   g_autoptr(AgCaller) parent = NULL;
   gboolean reap = FALSE;
-  gint64 now = g_get_monotonic_time ();
 
-  g_source_set_ready_time (source, -1);
+  worker->reap_requested = FALSE;
 
   parent = ag_caller_dup_parent (worker);
-
   if (parent == NULL)
-    return G_SOURCE_CONTINUE;
+    return FALSE;
 
   ag_pool_lock (parent);
-  worker->reaper_armed = FALSE;
-  if (g_queue_find (&parent->idle_workers, worker) != NULL &&
-      parent->idle_worker_timeout > 0)
+  if (g_atomic_int_get (&worker->pool_idle) &&
+      g_atomic_int_get (&worker->idle_serial) == worker->timed_serial)
     {
-      gint64 due = worker->idle_since + parent->idle_worker_timeout;
-
-      if (due <= now)
-        {
-          g_queue_remove (&parent->idle_workers, worker);
-          reap = TRUE;
-        }
-      else
-        {
-          worker->reaper_armed = TRUE;
-          g_source_set_ready_time (source, due);
-        }
+      idle_unlink_unlocked (parent, worker);
+      reap = TRUE;
     }
   ag_pool_unlock (parent);
 
   if (reap)
     {
       ag_caller_stop (worker, TRUE);
-      g_object_unref (worker);  /* the pool's reference */
+      g_object_unref (worker);  /* the idle list's reference */
     }
 
-  return G_SOURCE_CONTINUE;
+  return reap;
 }
 
-static GSourceFuncs reaper_source_funcs = {
-  .dispatch = reaper_dispatch,
-};
-
+/* }}} */
 
 /* Gives @job to @worker, which has no pool job. Must hold the pool's
  * lock. */
@@ -1789,13 +1894,12 @@ pool_assign_unlocked (AgCaller *worker,
 static AgCaller *
 pool_take_idle_unlocked (AgCaller *self)
 {
-  for (GList *l = self->idle_workers.head; l != NULL; l = l->next)
+  for (AgCaller *worker = self->idle_head; worker != NULL;
+       worker = worker->idle_next)
     {
-      AgCaller *worker = l->data;
-
       if (!g_atomic_int_get (&worker->may_sleep))
         {
-          g_queue_delete_link (&self->idle_workers, l);
+          idle_unlink_unlocked (self, worker);
           return worker;
         }
     }
@@ -1811,9 +1915,13 @@ pool_take_idle_unlocked (AgCaller *self)
 static AgCaller *
 pool_wake_idle_unlocked (AgCaller *self)
 {
-  AgCaller *worker = g_queue_pop_head (&self->idle_workers);
+  AgCaller *worker = self->idle_head;
 
-  if (worker != NULL && !g_atomic_int_get (&worker->pool_waking))
+  if (worker == NULL)
+    return NULL;
+
+  idle_unlink_unlocked (self, worker);
+  if (!g_atomic_int_get (&worker->pool_waking))
     {
       g_atomic_int_set (&worker->pool_waking, TRUE);
       self->n_waking++;
@@ -1913,7 +2021,7 @@ pool_wake_next (AgCaller *self)
 
   ag_pool_lock (self);
   if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING &&
-      self->n_waking == 0 && self->idle_workers.length > 0 &&
+      self->n_waking == 0 && self->n_idle > 0 &&
       (next = pool_pop_unlocked (self, &drop)) != NULL)
     {
       worker = pool_wake_idle_unlocked (self);
@@ -1966,7 +2074,7 @@ worker_return_to_pool (AgCaller *worker)
   AgJob *drop = NULL;
   gboolean stop = FALSE;
   gboolean was_waking;
-  gint64 deadline = -1;
+  gboolean idle = FALSE;
 
   parent = ag_caller_dup_parent (worker);
 
@@ -1990,21 +2098,14 @@ worker_return_to_pool (AgCaller *worker)
     stop = TRUE;
   else if ((next = pool_pop_unlocked (parent, &drop)) != NULL)
     pool_assign_unlocked (worker, next);
-  else if (g_queue_get_length (&parent->idle_workers) >= parent->max_idle_workers)
+  else if (parent->n_idle >= parent->max_idle_workers)
     stop = TRUE;
   else
     {
-      worker->idle_since = g_get_monotonic_time ();
       /* Most recently used first: warm workers are reused, cold ones
        * reaped. */
-      g_queue_push_head (&parent->idle_workers, g_object_ref (worker));
-      /* Armed once: its dispatch looks at idle_since and re-arms. Setting
-       * it each time would wake the worker's loop for every job. */
-      if (parent->idle_worker_timeout > 0 && !worker->reaper_armed)
-        {
-          worker->reaper_armed = TRUE;
-          deadline = worker->idle_since + parent->idle_worker_timeout;
-        }
+      idle_push_unlocked (parent, worker);
+      idle = TRUE;
     }
   ag_pool_unlock (parent);
 
@@ -2017,8 +2118,13 @@ worker_return_to_pool (AgCaller *worker)
     pool_push (worker, next);
   else if (stop)
     ag_caller_stop (worker, TRUE);
-  else if (deadline >= 0)
-    g_source_set_ready_time (worker->reaper, deadline);
+  else if (idle && thread_owner != worker)
+    {
+      /* Its loop may sleep with no timeout (it was not idle when it went
+       * to sleep): it times its idle period from now on. In its own
+       * thread, it goes through poll () after this anyway. */
+      caller_wake (worker);
+    }
 }
 
 /* The pool job @job of @worker returned and waits for something else:
@@ -2102,7 +2208,7 @@ pool_pump (AgCaller *self)
 
       ag_pool_lock (self);
       if (g_atomic_int_get (&self->state) != AG_CALLER_STATE_RUNNING ||
-          self->pool_head == NULL || self->idle_workers.length > 0 ||
+          self->pool_head == NULL || self->n_idle > 0 ||
           self->n_live_workers >= self->max_workers)
         {
           ag_pool_unlock (self);
@@ -2144,13 +2250,13 @@ pool_submit (AgCaller *self,
       /* Jobs wait already: this one goes after them, and the first of
        * them starts if a worker can take it. */
       pool_append_unlocked (self, job);
-      pump = self->idle_workers.length > 0
+      pump = self->n_idle > 0
              ? self->n_waking == 0
              : self->n_live_workers < self->max_workers;
     }
   else if ((worker = pool_take_idle_unlocked (self)) != NULL)
     pool_assign_unlocked (worker, job);
-  else if (self->idle_workers.length > 0 && self->n_waking > 0)
+  else if (self->n_idle > 0 && self->n_waking > 0)
     {
       /* A worker is being woken: it wakes the next one for the jobs that
        * wait meanwhile (see pool_woken ()). */
@@ -2328,14 +2434,9 @@ ag_caller_finalize (GObject *object)
       g_source_destroy (self->source);
       g_source_unref (self->source);
     }
-  if (self->reaper != NULL)
-    {
-      g_source_destroy (self->reaper);
-      g_source_unref (self->reaper);
-    }
   g_clear_pointer (&self->timers, g_sequence_free);
   g_clear_pointer (&self->children, g_ptr_array_unref);
-  g_queue_clear_full (&self->idle_workers, g_object_unref);
+  idle_list_free (g_steal_pointer (&self->idle_head));
   g_clear_pointer (&self->queues, g_hash_table_unref);
   g_clear_object (&self->parent);
   g_clear_object (&self->stopped);
@@ -2761,7 +2862,6 @@ ag_caller_init (AgCaller *self)
   self->idle_worker_timeout = DEFAULT_IDLE_WORKER_TIMEOUT;
   self->max_batch_size = DEFAULT_MAX_BATCH_SIZE;
   self->max_batch_time = DEFAULT_MAX_BATCH_TIME;
-  g_queue_init (&self->idle_workers);
 }
 
 /* }}} */
@@ -2785,7 +2885,6 @@ ag_caller_finish_stop (AgCaller *self)
   AgJob *queued;
   GSequence *timers;
   GSource *source;
-  GSource *reaper;
 
   ag_caller_lock (self);
   if (g_atomic_int_get (&self->finished))
@@ -2800,7 +2899,6 @@ ag_caller_finish_stop (AgCaller *self)
   self->tail = &self->head;
   timers = g_steal_pointer (&self->timers);
   source = g_steal_pointer (&self->source);
-  reaper = self->reaper;  /* freed at finalize: others may still arm it */
   ag_caller_unlock (self);
 
   g_object_ref (self);
@@ -2830,9 +2928,6 @@ ag_caller_finish_stop (AgCaller *self)
         }
       g_sequence_free (timers);
     }
-
-  if (reaper != NULL)
-    g_source_destroy (reaper);
 
   if (source != NULL)
     {
@@ -2880,7 +2975,7 @@ ag_caller_stop (AgCaller *self,
   g_autoptr(GPtrArray) children = NULL;
   g_autoptr(GPtrArray) jobs = NULL;
   g_autoptr(GHashTable) queues = NULL;
-  GQueue idle = G_QUEUE_INIT;
+  AgCaller *idle;
   g_autofree char *message = NULL;
   gboolean finish_here;
 
@@ -2907,8 +3002,7 @@ ag_caller_stop (AgCaller *self,
   /* The pool: no job waits or goes to a worker once it is stopping. Jobs
    * waiting go into the array with the queue's references. */
   ag_pool_lock (self);
-  idle = self->idle_workers;
-  g_queue_init (&self->idle_workers);
+  idle = idle_steal_unlocked (self);
   while (self->pool_head != NULL)
     {
       AgJob *job = self->pool_head;
@@ -2930,7 +3024,9 @@ ag_caller_stop (AgCaller *self,
       gboolean jobs_wait;
 
       ag_pool_lock (parent);
-      was_idle = g_queue_remove (&parent->idle_workers, self);
+      was_idle = g_atomic_int_get (&self->pool_idle);
+      if (was_idle)
+        idle_unlink_unlocked (parent, self);
       pool_woken_unlocked (parent, self);
       if (self->is_worker && !self->pool_uncounted &&
           parent->n_live_workers > 0)
@@ -2954,7 +3050,7 @@ ag_caller_stop (AgCaller *self,
     }
 
   /* Children first. */
-  g_queue_clear_full (&idle, g_object_unref);
+  idle_list_free (idle);
   for (guint i = 0; children != NULL && i < children->len; i++)
     ag_caller_stop (g_ptr_array_index (children, i), TRUE);
 

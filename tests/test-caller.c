@@ -2503,6 +2503,76 @@ test_to_thread_idle_reaping (void)
 
 /* }}} */
 
+/* {{{ /Caller/to-thread/idle-reaping/returned-elsewhere */
+
+typedef struct
+{
+  AgCaller    *worker;    /* owned */
+  AgTestLatch  returned;  /* 1 once @worker is set */
+} LaterWorker;
+
+static AgPending *
+later_worker_job (AgPending *pending,
+                  gpointer   data)
+{
+  LaterWorker *later = data;
+
+  later->worker = g_object_ref (ag_caller_get_current ());
+  ag_test_latch_set (&later->returned, 1);
+  return g_object_ref (pending);  /* set later, by the test's thread */
+}
+
+/* A worker whose pool job ends in another thread (its pending set there,
+ * long after the job returned) goes idle there, while its loop sleeps: it
+ * is still reaped after idle-worker-timeout. */
+static void
+test_to_thread_idle_reaping_returned_elsewhere (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) pending = NULL;
+  g_autoptr(AgPending) probed = NULL;
+  LaterWorker later = { NULL, };
+  AgCaller *worker;
+  Probe probe;
+
+  thread_check_begin (&check);
+  probe_init (&probe);
+  ag_test_latch_init (&later.returned);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  g_object_set (parent, "idle-worker-timeout", 0.05, NULL);
+
+  pending = ag_caller_to_thread (parent, later_worker_job, &later, NULL);
+  ag_test_latch_wait (&later.returned, 1);
+  worker = later.worker;
+
+  /* The job returned and its worker's loop went on (to sleep, with no
+   * timeout: it holds its pool job) */
+  probed = ag_caller_call_soon (worker, probe_job, &probe, NULL);
+  ag_test_wait_done (probed);
+  g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 1);
+  g_assert_true (ag_caller_is_running (worker));
+  g_assert_cmpuint (n_children (parent), ==, 1);
+
+  ag_pending_set_int (pending, 7);
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
+  wait_stopped (worker);
+  g_assert_cmpuint (n_children (parent), ==, 0);
+  ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
+
+  stop_and_wait (parent);
+  g_clear_object (&later.worker);
+  ag_test_latch_clear (&later.returned);
+  probe_clear (&probe);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 /* {{{ /Caller/to-thread/max-idle-workers */
 
 #define N_POOL_JOBS 5
@@ -6010,6 +6080,8 @@ main (int   argc,
   g_test_add_func ("/Caller/to-thread/reuse", test_to_thread_reuse);
   g_test_add_func ("/Caller/to-thread/idle-reaping",
                    test_to_thread_idle_reaping);
+  g_test_add_func ("/Caller/to-thread/idle-reaping/returned-elsewhere",
+                   test_to_thread_idle_reaping_returned_elsewhere);
   g_test_add_func ("/Caller/to-thread/max-idle-workers",
                    test_to_thread_max_idle_workers);
   g_test_add_func ("/Caller/to-thread/pool/first-free-worker",

@@ -8,7 +8,8 @@
  * for each job and cancelling some of their own earlier jobs; meanwhile
  * the test thread stops a parent at random points and puts a fresh one in
  * its place (sometimes at once, sometimes only after more submissions, so
- * that some go to a stopped parent). Jobs succeed, fail, return without
+ * that some go to a stopped parent); every other parent reaps its idle
+ * workers after 1 ms. Jobs succeed, fail, return without
  * setting an outcome, or work a while watching for cancellation, as the
  * seed says.
  *
@@ -268,6 +269,11 @@ new_parent (Shared *shared,
 {
   g_autofree char *name = g_strdup_printf ("to-thread-parent-%u", generation);
   AgCaller *parent = ag_caller_new_thread (name);
+
+  /* Every other parent reaps its idle workers after 1 ms: workers stop
+   * while submitters take them for jobs. */
+  if (generation % 2 == 1)
+    ag_caller_set_idle_worker_timeout (parent, 0.001);
 
   stress_objects_track (&shared->callers, parent);
   return parent;
