@@ -15,6 +15,8 @@ gboolean ag_caller_runs_in_this_thread (AgCaller *self);
 
 /* The largest number of jobs run by one dispatch of @self so far. */
 guint    ag_caller_get_max_dispatched  (AgCaller *self);
+/* Starts the thread that stops idle workers, once per process. */
+void     ag_caller_reaper_ensure       (void);
 
 AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
 

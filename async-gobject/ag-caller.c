@@ -244,17 +244,14 @@ struct _AgCaller
   AgCaller      *idle_next;
   /* (atomic), written with the parent's pool lock held: whether it is in
    * the parent's idle workers; how many times it went idle (each time an
-   * idle period, timed anew); that period's idle-worker-timeout in ms
-   * (0 for never) */
+   * idle period); that period's idle-worker-timeout in ms (0 for never) */
   gint           pool_idle;
   gint           idle_serial;
   gint           idle_timeout_ms;
-  /* the worker's own thread only (see worker_poll_timeout ()): the idle
-   * period it is timing, its deadline (monotonic µs), and whether the
-   * deadline passed, for the next dispatch */
-  gint           timed_serial;
-  gint64         idle_deadline;
-  gboolean       reap_requested;
+  /* the reaper's thread only (see reaper_main ()): the idle period in
+   * which it first saw the worker idle, and when (-1: not seen idle) */
+  gint           reaper_serial;
+  gint64         reaper_seen;
   /* protected by the parent's pool lock: its pool job waits for something
    * else (it returned a pending to follow, or set its outcome later), so
    * the worker does not count against max-workers until the job is done;
@@ -918,10 +915,6 @@ caller_ready_unlocked (AgCaller *self,
   return FALSE;
 }
 
-static gint     worker_poll_timeout (AgCaller *self,
-                                     gint      timeout);
-static gboolean worker_reap         (AgCaller *worker);
-
 /* Spinning {{{ */
 
 /* The caller whose loop runs in this thread, for callers that own their
@@ -1007,11 +1000,6 @@ caller_poll (GPollFD *fds,
              gint     timeout)
 {
   AgCaller *self = thread_owner;
-
-  /* An idle worker sleeps no longer than its idle period. */
-  if (timeout != 0 && self != NULL && self->is_worker &&
-      g_atomic_int_get (&self->pool_idle))
-    timeout = worker_poll_timeout (self, timeout);
 
   if (timeout != 0 && self != NULL && spin_time > 0 &&
       g_atomic_pointer_get (&self->incoming) == NULL &&
@@ -1121,8 +1109,7 @@ caller_source_check (GSource *source)
     }
 #endif
 
-  if (g_atomic_pointer_get (&self->incoming) != NULL ||
-      G_UNLIKELY (self->reap_requested))
+  if (g_atomic_pointer_get (&self->incoming) != NULL)
     return TRUE;
 
   return caller_ready (self, NULL);
@@ -1401,10 +1388,6 @@ caller_source_dispatch (GSource     *source,
 {
   AgCaller *self = ((CallerSource *) source)->caller;
 
-  /* An idle worker whose idle period ran out (see worker_poll_timeout ()) */
-  if (G_UNLIKELY (self->reap_requested) && worker_reap (self))
-    return G_SOURCE_CONTINUE;
-
   if (G_UNLIKELY (dispatching_here (self)))
     {
       nested_dispatch (self);
@@ -1643,6 +1626,13 @@ registry_set_by_context (AgCaller *self)
   ag_mutex_unlock (&registry_lock);
 }
 
+/* An idle-worker-timeout in ms, for the reaper; 0 for never. */
+static inline gint
+timeout_ms (gint64 timeout)
+{
+  return (gint) MIN ((timeout + 999) / 1000, G_MAXINT);
+}
+
 /* Set around the construction of a caller that owns its thread, so that
  * constructed () knows (the construction runs in this thread). */
 static AG_THREAD_LOCAL gboolean constructing_owner;
@@ -1668,6 +1658,7 @@ caller_new (GMainContext *context,
       self->max_workers = parent->max_workers;
       self->max_idle_workers = parent->max_idle_workers;
       self->idle_worker_timeout = parent->idle_worker_timeout;
+      self->idle_timeout_ms = timeout_ms (parent->idle_worker_timeout);
       ag_pool_unlock (parent);
       ag_caller_lock (parent);
       self->max_batch_size = parent->max_batch_size;
@@ -1735,10 +1726,12 @@ caller_new_thread (const char *name,
 
 /* Idle workers {{{ */
 
+static void reaper_poke (gint timeout_ms);
+
 /* Puts @worker, which holds no pool job, first in the idle workers of
  * @self, its parent, with a new reference: its idle period begins, to end
- * in @self's idle-worker-timeout (timed by its own loop: see
- * worker_poll_timeout ()). Must hold the pool's lock. */
+ * in @self's idle-worker-timeout (see reaper_main ()). Must hold the pool's
+ * lock. */
 static void
 idle_push_unlocked (AgCaller *self,
                     AgCaller *worker)
@@ -1751,10 +1744,10 @@ idle_push_unlocked (AgCaller *self,
   self->n_idle++;
 
   g_atomic_int_set (&worker->idle_timeout_ms,
-                    (gint) MIN ((self->idle_worker_timeout + 999) / 1000,
-                                G_MAXINT));
+                    timeout_ms (self->idle_worker_timeout));
   g_atomic_int_inc (&worker->idle_serial);
   g_atomic_int_set (&worker->pool_idle, TRUE);
+  reaper_poke (g_atomic_int_get (&worker->idle_timeout_ms));
 }
 
 /* Takes @worker out of the idle workers of @self; the caller gets the
@@ -1799,65 +1792,48 @@ idle_list_free (AgCaller *head)
     }
 }
 
-/* The poll timeout of the loop of @self, a worker in its pool's idle
- * workers, about to sleep for at most @timeout ms (-1: until woken): no
- * longer than what is left of its idle period. When nothing is left, its
- * next dispatch reaps it (worker_reap ()). Its own thread only.
+/* The reaper of idle workers
  *
- * The loop times its idle periods itself, with no timer source on its
- * context and no clock read per job: it reads the clock only when it is
- * about to sleep while idle. */
-static gint
-worker_poll_timeout (AgCaller *self,
-                     gint      timeout)
-{
-  gint serial = g_atomic_int_get (&self->idle_serial);
-  gint ms = g_atomic_int_get (&self->idle_timeout_ms);
-  gint64 now;
-  gint64 left;
+ * One thread of the process stops the workers that stayed idle for their
+ * pool's idle-worker-timeout. Workers time nothing themselves: a poll ()
+ * with a timeout costs a kernel timer each time an idle worker's loop
+ * sleeps, that is after every job (about 1 µs on a VM, a sixth of a
+ * one-CPU round trip: bench/). While workers exist, the reaper looks at
+ * them every quarter of the shortest timeout among them (1 ms to 15 s); a
+ * worker it saw idle for a whole timeout in the same idle period
+ * (idle_serial) stops. So a worker stops between one and one and a half
+ * timeouts after it went idle, never before. With no worker, the reaper
+ * sleeps until one is made. */
 
-  if (ms <= 0 || self->reap_requested)
-    return timeout;
+static AgMutex    reaper_lock = AG_MUTEX_INIT;
+static AgCond     reaper_cond;
+/* protected by reaper_lock: the workers that did not stop, owned */
+static GPtrArray *reaper_workers;
+static gboolean   reaper_started;
+/* (atomic) the shortest idle-worker-timeout the reaper looks after, in ms:
+ * a worker going idle with a shorter one wakes it (reaper_poke ()) */
+static gint       reaper_min_ms = G_MAXINT;
 
-  now = g_get_monotonic_time ();
-  if (serial != self->timed_serial)
-    {
-      self->timed_serial = serial;
-      self->idle_deadline = now + (gint64) ms * 1000;
-    }
+#define REAPER_MIN_PERIOD G_TIME_SPAN_MILLISECOND
+#define REAPER_MAX_PERIOD (15 * G_TIME_SPAN_SECOND)
 
-  left = self->idle_deadline - now;
-  if (left <= 0)
-    {
-      self->reap_requested = TRUE;
-      return 0;
-    }
-
-  left = (left + 999) / 1000;
-  if (timeout < 0 || left < timeout)
-    timeout = (gint) left;
-
-  return timeout;
-}
-
-/* The idle period that @worker's loop timed is over: it stops, if it is
- * still idle in that period (not taken for a job meanwhile). Its own
- * thread, in a dispatch of its source. Returns whether it stopped. */
-static gboolean
-worker_reap (AgCaller *worker)
+/* The idle period in which the reaper saw @worker idle since a whole
+ * timeout, @serial, is over: @worker stops, if it is still idle in that
+ * period (not taken for a job meanwhile). */
+static void
+worker_reap (AgCaller *worker,
+             gint      serial)
 {
   g_autoptr(AgCaller) parent = NULL;
   gboolean reap = FALSE;
 
-  worker->reap_requested = FALSE;
-
   parent = ag_caller_dup_parent (worker);
   if (parent == NULL)
-    return FALSE;
+    return;
 
   ag_pool_lock (parent);
   if (g_atomic_int_get (&worker->pool_idle) &&
-      g_atomic_int_get (&worker->idle_serial) == worker->timed_serial)
+      g_atomic_int_get (&worker->idle_serial) == serial)
     {
       idle_unlink_unlocked (parent, worker);
       reap = TRUE;
@@ -1869,8 +1845,167 @@ worker_reap (AgCaller *worker)
       ag_caller_stop (worker, TRUE);
       g_object_unref (worker);  /* the idle list's reference */
     }
+}
 
-  return reap;
+static gpointer
+reaper_main (gpointer data)
+{
+  g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
+
+  ag_mutex_lock (&reaper_lock);
+  for (;;)
+    {
+      gint64 now = g_get_monotonic_time ();
+      gint min_ms = G_MAXINT;
+
+      for (guint i = 0; i < reaper_workers->len; i++)
+        {
+          AgCaller *worker = g_ptr_array_index (reaper_workers, i);
+          gint ms = g_atomic_int_get (&worker->idle_timeout_ms);
+          gint serial = g_atomic_int_get (&worker->idle_serial);
+
+          /* stopped before reaper_add () (its stop found nothing to
+           * remove): released below, without the lock */
+          if (g_atomic_int_get (&worker->state) != AG_CALLER_STATE_RUNNING)
+            {
+              g_ptr_array_add (gone,
+                               g_ptr_array_steal_index_fast (reaper_workers,
+                                                             i--));
+              continue;
+            }
+
+          if (ms > 0)
+            min_ms = MIN (min_ms, ms);
+
+          if (ms <= 0 || !g_atomic_int_get (&worker->pool_idle))
+            worker->reaper_seen = -1;
+          else if (worker->reaper_seen < 0 || worker->reaper_serial != serial)
+            {
+              /* idle since this moment at most */
+              worker->reaper_serial = serial;
+              worker->reaper_seen = now;
+            }
+          else if (now - worker->reaper_seen >= (gint64) ms * 1000)
+            {
+              worker->reaper_seen = -1;
+              g_ptr_array_add (due, g_object_ref (worker));
+            }
+        }
+      g_atomic_int_set (&reaper_min_ms, min_ms);
+
+      if (gone->len > 0)
+        {
+          ag_mutex_unlock (&reaper_lock);
+          g_ptr_array_set_size (gone, 0);
+          ag_mutex_lock (&reaper_lock);
+        }
+
+      if (due->len > 0)
+        {
+          /* Stopping takes other locks, and takes the worker off the
+           * list (reaper_remove ()) */
+          ag_mutex_unlock (&reaper_lock);
+          for (guint i = 0; i < due->len; i++)
+            {
+              AgCaller *worker = g_ptr_array_index (due, i);
+
+              worker_reap (worker, worker->reaper_serial);
+            }
+          g_ptr_array_set_size (due, 0);
+          ag_mutex_lock (&reaper_lock);
+          continue;
+        }
+
+      if (reaper_workers->len == 0)
+        ag_cond_wait (&reaper_cond, &reaper_lock);
+      else
+        {
+          gint64 period = REAPER_MAX_PERIOD;
+
+          if (min_ms < G_MAXINT)
+            period = CLAMP ((gint64) min_ms * 1000 / 4, REAPER_MIN_PERIOD,
+                            REAPER_MAX_PERIOD);
+          ag_cond_wait_until (&reaper_cond, &reaper_lock, now + period);
+        }
+    }
+
+  return NULL;
+}
+
+/* Must hold reaper_lock. */
+static void
+reaper_start_unlocked (void)
+{
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+
+  if (reaper_started)
+    return;
+
+  reaper_started = TRUE;
+  ag_cond_init (&reaper_cond);
+  reaper_workers = g_ptr_array_new_with_free_func (g_object_unref);
+  thread = g_thread_try_new ("ag-reaper", reaper_main, NULL, &error);
+  if (thread == NULL)
+    g_warning ("Idle workers will not be stopped: %s", error->message);
+  else
+    g_thread_unref (thread);
+}
+
+/* Starts the reaper's thread, once per process (tests count threads). */
+void
+ag_caller_reaper_ensure (void)
+{
+  ag_mutex_lock (&reaper_lock);
+  reaper_start_unlocked ();
+  ag_mutex_unlock (&reaper_lock);
+}
+
+/* @worker, just made, is looked after until it stops. */
+static void
+reaper_add (AgCaller *worker)
+{
+  ag_mutex_lock (&reaper_lock);
+  reaper_start_unlocked ();
+  g_ptr_array_add (reaper_workers, g_object_ref (worker));
+  ag_cond_signal (&reaper_cond);
+  ag_mutex_unlock (&reaper_lock);
+}
+
+/* @worker stops: no longer looked after. */
+static void
+reaper_remove (AgCaller *worker)
+{
+  guint index;
+  gboolean found = FALSE;
+
+  ag_mutex_lock (&reaper_lock);
+  if (reaper_workers != NULL &&
+      g_ptr_array_find (reaper_workers, worker, &index))
+    {
+      g_ptr_array_steal_index_fast (reaper_workers, index);
+      found = TRUE;
+    }
+  ag_mutex_unlock (&reaper_lock);
+
+  if (found)
+    g_object_unref (worker);
+}
+
+/* A worker went idle with an idle-worker-timeout of @timeout_ms: the
+ * reaper, which may sleep for a quarter of a longer one, looks again. */
+static void
+reaper_poke (gint timeout_ms)
+{
+  if (timeout_ms <= 0 || timeout_ms >= g_atomic_int_get (&reaper_min_ms))
+    return;
+
+  ag_mutex_lock (&reaper_lock);
+  g_atomic_int_set (&reaper_min_ms, timeout_ms);
+  if (reaper_started)
+    ag_cond_signal (&reaper_cond);
+  ag_mutex_unlock (&reaper_lock);
 }
 
 /* }}} */
@@ -2074,7 +2209,6 @@ worker_return_to_pool (AgCaller *worker)
   AgJob *drop = NULL;
   gboolean stop = FALSE;
   gboolean was_waking;
-  gboolean idle = FALSE;
 
   parent = ag_caller_dup_parent (worker);
 
@@ -2105,7 +2239,6 @@ worker_return_to_pool (AgCaller *worker)
       /* Most recently used first: warm workers are reused, cold ones
        * reaped. */
       idle_push_unlocked (parent, worker);
-      idle = TRUE;
     }
   ag_pool_unlock (parent);
 
@@ -2118,13 +2251,6 @@ worker_return_to_pool (AgCaller *worker)
     pool_push (worker, next);
   else if (stop)
     ag_caller_stop (worker, TRUE);
-  else if (idle && thread_owner != worker)
-    {
-      /* Its loop may sleep with no timeout (it was not idle when it went
-       * to sleep): it times its idle period from now on. In its own
-       * thread, it goes through poll () after this anyway. */
-      caller_wake (worker);
-    }
 }
 
 /* The pool job @job of @worker returned and waits for something else:
@@ -2190,6 +2316,8 @@ pool_spawn (AgCaller *self)
       ag_caller_stop (worker, TRUE);
       g_clear_object (&worker);
     }
+  else
+    reaper_add (worker);
 
   return worker;
 }
@@ -2693,6 +2821,13 @@ ag_caller_class_init (AgCallerClass *klass)
    * [method@AsyncGObject.Caller.to_thread] stops; 0 keeps idle workers for
    * ever.
    *
+   * One thread of the process, made with the first worker, looks at the
+   * workers every quarter of the shortest such timeout (at least every
+   * 15 seconds, at most every millisecond, and never while no worker
+   * exists): an idle worker stops between one and one and a half timeouts
+   * after it went idle, never before. Idle workers' loops sleep without a
+   * timeout.
+   *
    * Since: 0.1
    */
   properties[PROP_IDLE_WORKER_TIMEOUT] =
@@ -3016,6 +3151,9 @@ ag_caller_stop (AgCaller *self,
 
   g_object_ref (self);
   set_state (self, AG_CALLER_STATE_STOPPING);
+
+  if (self->is_worker)
+    reaper_remove (self);
 
   /* Leave the parent and its pool. */
   if (parent != NULL)

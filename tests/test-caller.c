@@ -66,12 +66,14 @@ typedef struct
 } ThreadCheck;
 
 /* Counts the threads of the process, after a warm-up: what exists once per
- * process (the main caller, the types, GLib's own helper threads, such as
- * the "gmain" worker that GTask's class starts) is made before counting. */
+ * process (the main caller, the idle workers' reaper, the types, GLib's own
+ * helper threads, such as the "gmain" worker that GTask's class starts) is
+ * made before counting. */
 static void
 thread_check_begin (ThreadCheck *check)
 {
   g_assert_true (AG_IS_CALLER (ag_caller_get_main ()));
+  ag_caller_reaper_ensure ();
   g_type_ensure (AG_TYPE_PENDING);
   g_type_ensure (AG_TYPE_AS_COMPLETED);
   g_type_ensure (G_TYPE_TASK);
@@ -2524,7 +2526,7 @@ later_worker_job (AgPending *pending,
 
 /* A worker whose pool job ends in another thread (its pending set there,
  * long after the job returned) goes idle there, while its loop sleeps: it
- * is still reaped after idle-worker-timeout. */
+ * is still stopped after idle-worker-timeout. */
 static void
 test_to_thread_idle_reaping_returned_elsewhere (void)
 {

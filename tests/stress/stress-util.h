@@ -31,6 +31,7 @@
 #include <async-gobject.h>
 
 #include "../test-util.h"
+#include "ag-caller-private.h"
 
 G_BEGIN_DECLS
 
@@ -485,11 +486,13 @@ typedef struct
 } StressLeaks;
 
 /* Counts what exists before a scenario, after making what exists once per
- * process (the main caller, the types and their class data). */
+ * process (the main caller, the idle workers' reaper, the types and their
+ * class data). */
 static inline void
 stress_baseline_take (StressBaseline *baseline)
 {
   g_assert_true (AG_IS_CALLER (ag_caller_get_main ()));
+  ag_caller_reaper_ensure ();
   g_type_ensure (AG_TYPE_PENDING);
   g_type_ensure (AG_TYPE_CALLER);
   g_type_ensure (AG_TYPE_PENDING_GROUP);
