@@ -238,6 +238,11 @@ struct _AgCaller
   GHashTable    *queues;
   gboolean       finish_requested;
 
+  /* immutable: a worker's pool (its parent), owned until finalization,
+   * so that the pool's code needs no reference of its own per job; the
+   * worker is in it (protected by the pool's lock) until it stops */
+  AgCaller      *pool_parent;
+  gboolean       in_pool;
   /* protected by the parent's pool lock: its links in the parent's idle
    * workers */
   AgCaller      *idle_prev;
@@ -1394,9 +1399,9 @@ caller_source_dispatch (GSource     *source,
       return G_SOURCE_CONTINUE;
     }
 
-  g_object_ref (self);
+  /* No reference of its own: the source holds one, and GLib holds the
+   * source during its dispatch. */
   caller_dispatch (self);
-  g_object_unref (self);
 
   return G_SOURCE_CONTINUE;
 }
@@ -1711,6 +1716,11 @@ caller_new_thread (const char *name,
 
   self = caller_new (context, name, TRUE, parent);
   self->is_worker = !!worker;
+  if (worker)
+    {
+      self->pool_parent = g_object_ref (parent);
+      self->in_pool = TRUE;
+    }
   self->loop = g_main_loop_new (context, FALSE);
   spin_time_init ();
   g_main_context_set_poll_func (context, caller_poll);
@@ -2010,6 +2020,23 @@ reaper_poke (gint timeout_ms)
 
 /* }}} */
 
+/* The pool of @worker, with its lock held, or NULL (and no lock) once
+ * @worker left it: it stopped. */
+static AgCaller *
+worker_lock_pool (AgCaller *worker)
+{
+  AgCaller *pool = worker->pool_parent;
+
+  ag_pool_lock (pool);
+  if (!worker->in_pool)
+    {
+      ag_pool_unlock (pool);
+      return NULL;
+    }
+
+  return pool;
+}
+
 /* Gives @job to @worker, which has no pool job. Must hold the pool's
  * lock. */
 static void
@@ -2179,17 +2206,13 @@ pool_wake_next (AgCaller *self)
 static void
 pool_woken (AgCaller *worker)
 {
-  g_autoptr(AgCaller) parent = NULL;
+  AgCaller *parent;
   gboolean jobs_wait;
-
-  parent = ag_caller_dup_parent (worker);
-
-  if (parent == NULL)
-    return;
 
   /* Jobs queued after this see the wake-up gone and start a worker
    * themselves (pool_submit ()). */
-  ag_pool_lock (parent);
+  if ((parent = worker_lock_pool (worker)) == NULL)
+    return;
   pool_woken_unlocked (parent, worker);
   jobs_wait = parent->pool_head != NULL;
   ag_pool_unlock (parent);
@@ -2204,18 +2227,15 @@ pool_woken (AgCaller *worker)
 static void
 worker_return_to_pool (AgCaller *worker)
 {
-  g_autoptr(AgCaller) parent = NULL;
+  AgCaller *parent;
   AgJob *next = NULL;
   AgJob *drop = NULL;
   gboolean stop = FALSE;
   gboolean was_waking;
 
-  parent = ag_caller_dup_parent (worker);
-
-  if (parent == NULL)
+  if ((parent = worker_lock_pool (worker)) == NULL)
     return;
 
-  ag_pool_lock (parent);
   if (worker->pool_uncounted)
     {
       worker->pool_uncounted = FALSE;
@@ -2261,15 +2281,12 @@ static void
 pool_job_waits (AgCaller *worker,
                 AgJob    *job)
 {
-  g_autoptr(AgCaller) parent = NULL;
+  AgCaller *parent;
   gboolean pump = FALSE;
 
-  parent = ag_caller_dup_parent (worker);
-
-  if (parent == NULL)
+  if ((parent = worker_lock_pool (worker)) == NULL)
     return;
 
-  ag_pool_lock (parent);
   /* not if it is done already (and counted again) */
   if (g_atomic_int_get (&job->pool_slot) == 1 && !worker->pool_uncounted &&
       g_atomic_int_get (&worker->state) == AG_CALLER_STATE_RUNNING)
@@ -2567,6 +2584,7 @@ ag_caller_finalize (GObject *object)
   idle_list_free (g_steal_pointer (&self->idle_head));
   g_clear_pointer (&self->queues, g_hash_table_unref);
   g_clear_object (&self->parent);
+  g_clear_object (&self->pool_parent);
   g_clear_object (&self->stopped);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -3162,6 +3180,7 @@ ag_caller_stop (AgCaller *self,
       gboolean jobs_wait;
 
       ag_pool_lock (parent);
+      self->in_pool = FALSE;
       was_idle = g_atomic_int_get (&self->pool_idle);
       if (was_idle)
         idle_unlink_unlocked (parent, self);
