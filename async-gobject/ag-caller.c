@@ -811,8 +811,11 @@ run_job (AgCaller *self,
   if (result == NULL)
     {
       g_atomic_int_set (&job->phase, JOB_RETURNED);
-      /* An outcome the job did not set resolves empty. */
-      ag_pending_take_value (job->pending, NULL);
+      /* An outcome the job did not set resolves empty. (Not looked at
+       * under its lock when the job set it: whoever gets the result may
+       * be reading it already.) */
+      if (!ag_pending_is_done (job->pending))
+        ag_pending_take_value (job->pending, NULL);
     }
   else if (result == job->pending)
     {

@@ -1080,6 +1080,24 @@ ag_pending_peek (AgPending     *self,
                  const GValue **value,
                  GError       **error)
 {
+  gint state = g_atomic_int_get (&self->state);
+
+  /* Done, and not cancelled: the outcome, written before the state was
+   * published, no longer changes. Read without the lock, which another
+   * thread may still hold for a moment (the worker that completed it, a
+   * late canceller), as the thread that delivers the result reads it. */
+  if (state == AG_PENDING_STATE_SUCCEEDED)
+    {
+      *value = G_IS_VALUE (&self->outcome.value) ? &self->outcome.value : NULL;
+      return TRUE;
+    }
+  if (state == AG_PENDING_STATE_FAILED)
+    {
+      if (error != NULL)
+        *error = g_error_copy (outcome_error (self));
+      return FALSE;
+    }
+
   ag_pending_lock (self);
 
   if (self->cancelled)
