@@ -17,6 +17,7 @@ gboolean ag_caller_runs_in_this_thread (AgCaller *self);
 guint    ag_caller_get_max_dispatched  (AgCaller *self);
 /* Starts the thread that stops idle workers, once per process. */
 void     ag_caller_reaper_ensure       (void);
+gboolean ag_caller_reaper_sleeps        (void);
 
 AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
 

@@ -1739,7 +1739,7 @@ caller_new_thread (const char *name,
 
 /* Idle workers {{{ */
 
-static void reaper_poke (gint timeout_ms);
+static void reaper_poke (void);
 
 /* Puts @worker, which holds no pool job, first in the idle workers of
  * @self, its parent, with a new reference: its idle period begins, to end
@@ -1749,6 +1749,9 @@ static void
 idle_push_unlocked (AgCaller *self,
                     AgCaller *worker)
 {
+  gint ms = timeout_ms (self->idle_worker_timeout);
+  gboolean changed = ms != g_atomic_int_get (&worker->idle_timeout_ms);
+
   worker->idle_prev = NULL;
   worker->idle_next = self->idle_head;
   if (self->idle_head != NULL)
@@ -1756,11 +1759,14 @@ idle_push_unlocked (AgCaller *self,
   self->idle_head = g_object_ref (worker);
   self->n_idle++;
 
-  g_atomic_int_set (&worker->idle_timeout_ms,
-                    timeout_ms (self->idle_worker_timeout));
+  g_atomic_int_set (&worker->idle_timeout_ms, ms);
   g_atomic_int_inc (&worker->idle_serial);
   g_atomic_int_set (&worker->pool_idle, TRUE);
-  reaper_poke (g_atomic_int_get (&worker->idle_timeout_ms));
+
+  /* The reaper knows the timeout the worker was made with, and is told of
+   * any other (it may sleep for a quarter of a longer one, or for ever) */
+  if (changed)
+    reaper_poke ();
 }
 
 /* Takes @worker out of the idle workers of @self; the caller gets the
@@ -1815,17 +1821,16 @@ idle_list_free (AgCaller *head)
  * them every quarter of the shortest timeout among them (1 ms to 15 s); a
  * worker it saw idle for a whole timeout in the same idle period
  * (idle_serial) stops. So a worker stops between one and one and a half
- * timeouts after it went idle, never before. With no worker, the reaper
- * sleeps until one is made. */
+ * timeouts after it went idle, never before. With no worker (or none
+ * with a timeout), the reaper sleeps until one is made (or goes idle with
+ * one). */
 
 static AgMutex    reaper_lock = AG_MUTEX_INIT;
 static AgCond     reaper_cond;
 /* protected by reaper_lock: the workers that did not stop, owned */
 static GPtrArray *reaper_workers;
 static gboolean   reaper_started;
-/* (atomic) the shortest idle-worker-timeout the reaper looks after, in ms:
- * a worker going idle with a shorter one wakes it (reaper_poke ()) */
-static gint       reaper_min_ms = G_MAXINT;
+static gboolean   reaper_sleeps;  /* with no timeout: for the tests */
 
 #define REAPER_MIN_PERIOD G_TIME_SPAN_MILLISECOND
 #define REAPER_MAX_PERIOD (15 * G_TIME_SPAN_SECOND)
@@ -1905,7 +1910,6 @@ reaper_main (gpointer data)
               g_ptr_array_add (due, g_object_ref (worker));
             }
         }
-      g_atomic_int_set (&reaper_min_ms, min_ms);
 
       if (gone->len > 0)
         {
@@ -1930,17 +1934,19 @@ reaper_main (gpointer data)
           continue;
         }
 
-      if (reaper_workers->len == 0)
-        ag_cond_wait (&reaper_cond, &reaper_lock);
-      else
+      /* No worker, or none with a timeout: until a worker is made or
+       * goes idle with one (reaper_poke ()). */
+      if (min_ms == G_MAXINT)
         {
-          gint64 period = REAPER_MAX_PERIOD;
-
-          if (min_ms < G_MAXINT)
-            period = CLAMP ((gint64) min_ms * 1000 / 4, REAPER_MIN_PERIOD,
-                            REAPER_MAX_PERIOD);
-          ag_cond_wait_until (&reaper_cond, &reaper_lock, now + period);
+          reaper_sleeps = TRUE;
+          ag_cond_wait (&reaper_cond, &reaper_lock);
+          reaper_sleeps = FALSE;
         }
+      else
+        ag_cond_wait_until (&reaper_cond, &reaper_lock,
+                            now + CLAMP ((gint64) min_ms * 1000 / 4,
+                                         REAPER_MIN_PERIOD,
+                                         REAPER_MAX_PERIOD));
     }
 
   return NULL;
@@ -1975,6 +1981,20 @@ ag_caller_reaper_ensure (void)
   ag_mutex_unlock (&reaper_lock);
 }
 
+/* Whether the reaper sleeps until it is told of a worker or a timeout: it
+ * looked at every worker, and none had a timeout. */
+gboolean
+ag_caller_reaper_sleeps (void)
+{
+  gboolean sleeps;
+
+  ag_mutex_lock (&reaper_lock);
+  sleeps = reaper_sleeps;
+  ag_mutex_unlock (&reaper_lock);
+
+  return sleeps;
+}
+
 /* @worker, just made, is looked after until it stops. */
 static void
 reaper_add (AgCaller *worker)
@@ -2006,16 +2026,13 @@ reaper_remove (AgCaller *worker)
     g_object_unref (worker);
 }
 
-/* A worker went idle with an idle-worker-timeout of @timeout_ms: the
- * reaper, which may sleep for a quarter of a longer one, looks again. */
+/* A worker's idle-worker-timeout changed: the reaper, which may sleep for a
+ * quarter of a longer one (or for ever), looks again. Taking the lock, this
+ * cannot fall between the reaper's look at the timeouts and its wait. */
 static void
-reaper_poke (gint timeout_ms)
+reaper_poke (void)
 {
-  if (timeout_ms <= 0 || timeout_ms >= g_atomic_int_get (&reaper_min_ms))
-    return;
-
   ag_mutex_lock (&reaper_lock);
-  g_atomic_int_set (&reaper_min_ms, timeout_ms);
   if (reaper_started)
     ag_cond_signal (&reaper_cond);
   ag_mutex_unlock (&reaper_lock);
@@ -2844,10 +2861,10 @@ ag_caller_class_init (AgCallerClass *klass)
    *
    * One thread of the process, made with the first worker, looks at the
    * workers every quarter of the shortest such timeout (at least every
-   * 15 seconds, at most every millisecond, and never while no worker
-   * exists): an idle worker stops between one and one and a half timeouts
-   * after it went idle, never before. Idle workers' loops sleep without a
-   * timeout.
+   * 15 seconds, at most every millisecond, and never while no worker has
+   * a timeout): an idle worker stops between one and one and a half
+   * timeouts after it went idle, never before. Idle workers' loops sleep
+   * without a timeout.
    *
    * Since: 0.1
    */

@@ -2575,6 +2575,61 @@ test_to_thread_idle_reaping_returned_elsewhere (void)
 
 /* }}} */
 
+/* {{{ /Caller/to-thread/idle-reaping/timeout-set-later */
+
+/* A worker made while idle workers were kept for ever stops after the
+ * idle-worker-timeout set later, once it went idle again. */
+static void
+test_to_thread_idle_reaping_timeout_set_later (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) first = NULL;
+  g_autoptr(AgPending) second = NULL;
+  Worker worker = { NULL, };
+  Worker again = { NULL, };
+  gint64 deadline;
+
+  thread_check_begin (&check);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  g_object_set (parent, "idle-worker-timeout", 0.0, NULL);
+
+  worker.test_thread = g_thread_self ();
+  first = ag_caller_to_thread (parent, worker_job, &worker, NULL);
+  ag_test_wait_done (first);
+  ag_test_assert_state (first, AG_PENDING_STATE_SUCCEEDED);
+
+  /* The reaper saw the worker, with no timeout, and sleeps (bounded) */
+  deadline = g_get_monotonic_time ()
+             + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
+  while (!ag_caller_reaper_sleeps () && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  g_assert_true (ag_caller_reaper_sleeps ());
+
+  g_object_set (parent, "idle-worker-timeout", 0.05, NULL);
+
+  /* the same worker, idle again with the new timeout */
+  again.test_thread = g_thread_self ();
+  second = ag_caller_to_thread (parent, worker_job, &again, NULL);
+  ag_test_wait_done (second);
+  g_assert_true (again.worker == worker.worker);
+
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker.worker));
+  wait_stopped (worker.worker);
+  g_assert_cmpuint (n_children (parent), ==, 0);
+
+  stop_and_wait (parent);
+  worker_clear (&worker);
+  worker_clear (&again);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 /* {{{ /Caller/to-thread/max-idle-workers */
 
 #define N_POOL_JOBS 5
@@ -6084,6 +6139,8 @@ main (int   argc,
                    test_to_thread_idle_reaping);
   g_test_add_func ("/Caller/to-thread/idle-reaping/returned-elsewhere",
                    test_to_thread_idle_reaping_returned_elsewhere);
+  g_test_add_func ("/Caller/to-thread/idle-reaping/timeout-set-later",
+                   test_to_thread_idle_reaping_timeout_set_later);
   g_test_add_func ("/Caller/to-thread/max-idle-workers",
                    test_to_thread_max_idle_workers);
   g_test_add_func ("/Caller/to-thread/pool/first-free-worker",
