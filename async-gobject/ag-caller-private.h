@@ -18,6 +18,7 @@ guint    ag_caller_get_max_dispatched  (AgCaller *self);
 /* Starts the thread that stops idle workers, once per process. */
 void     ag_caller_reaper_ensure       (void);
 gboolean ag_caller_reaper_sleeps        (void);
+guint    ag_caller_reaper_get_looks    (void);
 
 AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
 

@@ -1634,11 +1634,14 @@ registry_set_by_context (AgCaller *self)
   ag_mutex_unlock (&registry_lock);
 }
 
-/* An idle-worker-timeout in ms, for the reaper; 0 for never. */
+/* An idle-worker-timeout in ms, for the reaper; 0 for never (timeouts
+ * of G_MAXINT ms, about 24.8 days, or more keep idle workers too). */
 static inline gint
 timeout_ms (gint64 timeout)
 {
-  return (gint) MIN ((timeout + 999) / 1000, G_MAXINT);
+  gint64 ms = (timeout + 999) / 1000;
+
+  return ms < G_MAXINT ? (gint) ms : 0;
 }
 
 /* Set around the construction of a caller that owns its thread, so that
@@ -1739,6 +1742,20 @@ caller_new_thread (const char *name,
 
 /* Idle workers {{{ */
 
+static AgMutex    reaper_lock = AG_MUTEX_INIT;
+static AgCond     reaper_cond;
+/* protected by reaper_lock: the workers that did not stop, owned */
+static GPtrArray *reaper_workers;
+static gboolean   reaper_started;
+/* (atomic), written with reaper_lock held: the reaper may be about to
+ * sleep with no timeout (set before it looks at the workers) */
+static gint       reaper_sleeps;
+/* (atomic), written with reaper_lock held: how many times it looked at
+ * the workers; protected by reaper_lock: it was woken and has not looked
+ * yet (both for the tests) */
+static guint      reaper_looks;
+static gboolean   reaper_woken;
+
 static void reaper_poke (void);
 
 /* Puts @worker, which holds no pool job, first in the idle workers of
@@ -1764,8 +1781,10 @@ idle_push_unlocked (AgCaller *self,
   g_atomic_int_set (&worker->pool_idle, TRUE);
 
   /* The reaper knows the timeout the worker was made with, and is told of
-   * any other (it may sleep for a quarter of a longer one, or for ever) */
-  if (changed)
+   * any other (it may sleep for a quarter of a longer one), and of an idle
+   * worker when it may sleep for ever: either it sees this worker idle, or
+   * this sees it about to sleep (both sequentially consistent). */
+  if (changed || (ms > 0 && g_atomic_int_get (&reaper_sleeps)))
     reaper_poke ();
 }
 
@@ -1815,25 +1834,24 @@ idle_list_free (AgCaller *head)
  *
  * One thread of the process stops the workers that stayed idle for their
  * pool's idle-worker-timeout. Workers time nothing themselves: a poll ()
- * with a timeout costs a kernel timer each time an idle worker's loop
- * sleeps, that is after every job (about 1 µs on a VM, a sixth of a
- * one-CPU round trip: bench/). While workers exist, the reaper looks at
- * them every quarter of the shortest timeout among them (1 ms to 15 s); a
- * worker it saw idle for a whole timeout in the same idle period
- * (idle_serial) stops. So a worker stops between one and one and a half
- * timeouts after it went idle, never before. With no worker (or none
- * with a timeout), the reaper sleeps until one is made (or goes idle with
- * one). */
-
-static AgMutex    reaper_lock = AG_MUTEX_INIT;
-static AgCond     reaper_cond;
-/* protected by reaper_lock: the workers that did not stop, owned */
-static GPtrArray *reaper_workers;
-static gboolean   reaper_started;
-static gboolean   reaper_sleeps;  /* with no timeout: for the tests */
+ * with a timeout cost each sleep of an idle worker's loop, that is every
+ * job, about 1 µs on a VM (a sixth of a one-CPU round trip: bench/). While
+ * idle workers with a timeout exist, the reaper looks at the workers every
+ * quarter of the shortest of those timeouts (1 ms to 15 s); a worker it saw
+ * idle for a whole timeout in the same idle period (idle_serial) stops, in
+ * its own thread. So a worker stops at least one timeout after it went
+ * idle, and at most one and a half (for timeouts under 4 ms, 2 ms more)
+ * later. With no idle worker that has a timeout, the reaper sleeps until
+ * one goes idle, a worker is made, or a timeout changes. */
 
 #define REAPER_MIN_PERIOD G_TIME_SPAN_MILLISECOND
 #define REAPER_MAX_PERIOD (15 * G_TIME_SPAN_SECOND)
+
+static void
+worker_stop_self (gpointer data)
+{
+  ag_caller_stop (data, TRUE);
+}
 
 /* The idle period in which the reaper saw @worker idle since a whole
  * timeout, @serial, is over: @worker stops, if it is still idle in that
@@ -1858,11 +1876,12 @@ worker_reap (AgCaller *worker,
     }
   ag_pool_unlock (parent);
 
+  /* It stops itself, in its own thread, as its reaper source did: what
+   * stopping runs (the destroy notifies of what it still had queued, say)
+   * does not hold up the reaper, which looks after every pool. The idle
+   * list's reference goes with the call. */
   if (reap)
-    {
-      ag_caller_stop (worker, TRUE);
-      g_object_unref (worker);  /* the idle list's reference */
-    }
+    ag_caller_call_direct (worker, worker_stop_self, worker, g_object_unref);
 }
 
 static gpointer
@@ -1874,8 +1893,16 @@ reaper_main (gpointer data)
   ag_mutex_lock (&reaper_lock);
   for (;;)
     {
-      gint64 now = g_get_monotonic_time ();
+      gint64 now;
       gint min_ms = G_MAXINT;
+      gboolean timed = FALSE;
+
+      /* Before the look at the workers: a worker going idle after that
+       * look sees this, and wakes the reaper (idle_push_unlocked ()). */
+      g_atomic_int_set (&reaper_sleeps, TRUE);
+      g_atomic_int_inc (&reaper_looks);
+      reaper_woken = FALSE;
+      now = g_get_monotonic_time ();
 
       for (guint i = 0; i < reaper_workers->len; i++)
         {
@@ -1893,16 +1920,22 @@ reaper_main (gpointer data)
               continue;
             }
 
-          if (ms > 0)
-            min_ms = MIN (min_ms, ms);
-
           if (ms <= 0 || !g_atomic_int_get (&worker->pool_idle))
-            worker->reaper_seen = -1;
-          else if (worker->reaper_seen < 0 || worker->reaper_serial != serial)
             {
-              /* idle since this moment at most */
+              worker->reaper_seen = -1;
+              continue;
+            }
+
+          /* idle, with a timeout: the next look is due in a quarter of it */
+          timed = TRUE;
+          min_ms = MIN (min_ms, ms);
+
+          if (worker->reaper_seen < 0 || worker->reaper_serial != serial)
+            {
+              /* idle since this moment at most: the clock is read after
+               * the worker was seen idle */
               worker->reaper_serial = serial;
-              worker->reaper_seen = now;
+              worker->reaper_seen = g_get_monotonic_time ();
             }
           else if (now - worker->reaper_seen >= (gint64) ms * 1000)
             {
@@ -1911,18 +1944,15 @@ reaper_main (gpointer data)
             }
         }
 
-      if (gone->len > 0)
+      /* Stopping takes other locks, and takes a worker off the list
+       * (reaper_remove ()); releasing may finalize. After either, the
+       * reaper looks again: what was added or changed meanwhile was not
+       * looked at. */
+      if (gone->len > 0 || due->len > 0)
         {
+          g_atomic_int_set (&reaper_sleeps, FALSE);
           ag_mutex_unlock (&reaper_lock);
           g_ptr_array_set_size (gone, 0);
-          ag_mutex_lock (&reaper_lock);
-        }
-
-      if (due->len > 0)
-        {
-          /* Stopping takes other locks, and takes the worker off the
-           * list (reaper_remove ()) */
-          ag_mutex_unlock (&reaper_lock);
           for (guint i = 0; i < due->len; i++)
             {
               AgCaller *worker = g_ptr_array_index (due, i);
@@ -1934,19 +1964,19 @@ reaper_main (gpointer data)
           continue;
         }
 
-      /* No worker, or none with a timeout: until a worker is made or
-       * goes idle with one (reaper_poke ()). */
-      if (min_ms == G_MAXINT)
+      /* No idle worker with a timeout: until one goes idle, or a worker
+       * is made (reaper_add ()), or its timeout changes. */
+      if (!timed)
         {
-          reaper_sleeps = TRUE;
           ag_cond_wait (&reaper_cond, &reaper_lock);
-          reaper_sleeps = FALSE;
+          continue;
         }
-      else
-        ag_cond_wait_until (&reaper_cond, &reaper_lock,
-                            now + CLAMP ((gint64) min_ms * 1000 / 4,
-                                         REAPER_MIN_PERIOD,
-                                         REAPER_MAX_PERIOD));
+
+      g_atomic_int_set (&reaper_sleeps, FALSE);
+      ag_cond_wait_until (&reaper_cond, &reaper_lock,
+                          now + CLAMP ((gint64) min_ms * 1000 / 4,
+                                       REAPER_MIN_PERIOD,
+                                       REAPER_MAX_PERIOD));
     }
 
   return NULL;
@@ -1981,18 +2011,26 @@ ag_caller_reaper_ensure (void)
   ag_mutex_unlock (&reaper_lock);
 }
 
-/* Whether the reaper sleeps until it is told of a worker or a timeout: it
- * looked at every worker, and none had a timeout. */
+/* Whether the reaper sleeps until it is told of an idle worker, a new
+ * worker or a timeout (at its last look, no idle worker had a timeout),
+ * and was not told since. */
 gboolean
 ag_caller_reaper_sleeps (void)
 {
   gboolean sleeps;
 
   ag_mutex_lock (&reaper_lock);
-  sleeps = reaper_sleeps;
+  sleeps = g_atomic_int_get (&reaper_sleeps) && !reaper_woken;
   ag_mutex_unlock (&reaper_lock);
 
   return sleeps;
+}
+
+/* How many times the reaper looked at the workers. */
+guint
+ag_caller_reaper_get_looks (void)
+{
+  return (guint) g_atomic_int_get (&reaper_looks);
 }
 
 /* @worker, just made, is looked after until it stops. */
@@ -2002,6 +2040,7 @@ reaper_add (AgCaller *worker)
   ag_mutex_lock (&reaper_lock);
   reaper_start_unlocked ();
   g_ptr_array_add (reaper_workers, g_object_ref (worker));
+  reaper_woken = TRUE;
   ag_cond_signal (&reaper_cond);
   ag_mutex_unlock (&reaper_lock);
 }
@@ -2034,7 +2073,10 @@ reaper_poke (void)
 {
   ag_mutex_lock (&reaper_lock);
   if (reaper_started)
-    ag_cond_signal (&reaper_cond);
+    {
+      reaper_woken = TRUE;
+      ag_cond_signal (&reaper_cond);
+    }
   ag_mutex_unlock (&reaper_lock);
 }
 
@@ -2860,11 +2902,12 @@ ag_caller_class_init (AgCallerClass *klass)
    * ever.
    *
    * One thread of the process, made with the first worker, looks at the
-   * workers every quarter of the shortest such timeout (at least every
-   * 15 seconds, at most every millisecond, and never while no worker has
-   * a timeout): an idle worker stops between one and one and a half
-   * timeouts after it went idle, never before. Idle workers' loops sleep
-   * without a timeout.
+   * workers every quarter of the shortest such timeout among the idle ones
+   * (at least every 15 seconds, at most every millisecond, and never while
+   * no idle worker has a timeout): an idle worker stops, in its own thread,
+   * at least one timeout after it went idle and at most one and a half
+   * later (2 ms more for timeouts under 4 ms). Idle workers' loops sleep
+   * without a timeout. Timeouts of 24.8 days or more keep idle workers.
    *
    * Since: 0.1
    */

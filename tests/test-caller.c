@@ -2630,6 +2630,124 @@ test_to_thread_idle_reaping_timeout_set_later (void)
 
 /* }}} */
 
+/* {{{ /Caller/to-thread/idle-reaping/busy-worker */
+
+/* A worker with a 1 ms idle-worker-timeout that is busy does not make the
+ * reaper look at it every millisecond: the reaper sleeps until a worker
+ * goes idle, then stops this one once it did. */
+static void
+test_to_thread_idle_reaping_busy_worker (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  g_autoptr(AgPending) pending = NULL;
+  g_autoptr(AgPending) timer = NULL;
+  g_autoptr(AgCaller) worker = NULL;
+  Gate gate;
+  gint64 deadline;
+  guint looks;
+  gint fired = 0;
+
+  thread_check_begin (&check);
+  gate_init (&gate);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  g_object_set (parent, "idle-worker-timeout", 0.001, NULL);
+
+  pending = ag_caller_to_thread (parent, gate_job, &gate, NULL);
+  ag_test_latch_wait (&gate.started, 1);
+
+  /* The reaper saw no idle worker, and sleeps (bounded) */
+  deadline = g_get_monotonic_time ()
+             + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
+  while (!ag_caller_reaper_sleeps () && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  g_assert_true (ag_caller_reaper_sleeps ());
+
+  /* and stays asleep for 50 times the timeout while the worker works */
+  looks = ag_caller_reaper_get_looks ();
+  timer = ag_caller_call_later (parent, 0.05, ag_test_count_job, &fired,
+                                NULL);
+  ag_test_iterate_until_done (context, timer);
+  g_assert_cmpint (g_atomic_int_get (&fired), ==, 1);
+  g_assert_cmpuint (ag_caller_reaper_get_looks (), ==, looks);
+  g_assert_cmpuint (n_children (parent), ==, 1);
+
+  /* idle: stopped */
+  {
+    g_autoptr(GPtrArray) children = ag_caller_dup_children (parent);
+
+    worker = g_object_ref (g_ptr_array_index (children, 0));
+  }
+  gate_open (&gate);
+  ag_test_wait_done (pending);
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
+  wait_stopped (worker);
+  g_assert_cmpuint (n_children (parent), ==, 0);
+
+  stop_and_wait (parent);
+  gate_clear (&gate);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* }}} */
+
+/* {{{ /Caller/to-thread/idle-reaping/not-before */
+
+static AgPending *
+stamp_job (AgPending *pending,
+           gpointer   data)
+{
+  AgCaller **worker = data;
+
+  *worker = g_object_ref (ag_caller_get_current ());
+  ag_pending_set_int (pending, g_get_monotonic_time ());
+  return NULL;
+}
+
+/* A worker stops no sooner than idle-worker-timeout after it went idle
+ * (after its job returned), whenever the reaper looks. */
+static void
+test_to_thread_idle_reaping_not_before (void)
+{
+  ThreadCheck check;
+  GMainContext *context;
+  AgCaller *parent;
+  const gint64 timeout = 2 * G_TIME_SPAN_MILLISECOND;
+
+  thread_check_begin (&check);
+
+  context = ag_test_push_context ();
+  parent = ag_caller_get_current ();
+  g_object_set (parent, "idle-worker-timeout",
+                (double) timeout / G_USEC_PER_SEC, NULL);
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(AgPending) pending = NULL;
+      g_autoptr(AgCaller) worker = NULL;
+      gint64 returned;
+      gint64 stopped;
+
+      pending = ag_caller_to_thread (parent, stamp_job, &worker, NULL);
+      ag_test_wait_done (pending);
+      returned = ag_pending_get_int (pending, NULL);
+      ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
+      stopped = g_get_monotonic_time ();
+      wait_stopped (worker);
+      g_assert_cmpint (stopped - returned, >=, timeout);
+    }
+
+  stop_and_wait (parent);
+  ag_test_pop_context (context);
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 /* {{{ /Caller/to-thread/max-idle-workers */
 
 #define N_POOL_JOBS 5
@@ -6141,6 +6259,10 @@ main (int   argc,
                    test_to_thread_idle_reaping_returned_elsewhere);
   g_test_add_func ("/Caller/to-thread/idle-reaping/timeout-set-later",
                    test_to_thread_idle_reaping_timeout_set_later);
+  g_test_add_func ("/Caller/to-thread/idle-reaping/busy-worker",
+                   test_to_thread_idle_reaping_busy_worker);
+  g_test_add_func ("/Caller/to-thread/idle-reaping/not-before",
+                   test_to_thread_idle_reaping_not_before);
   g_test_add_func ("/Caller/to-thread/max-idle-workers",
                    test_to_thread_max_idle_workers);
   g_test_add_func ("/Caller/to-thread/pool/first-free-worker",
