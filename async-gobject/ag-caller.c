@@ -1758,6 +1758,23 @@ static gboolean   reaper_woken;
 
 static void reaper_poke (void);
 
+/* The pool of @worker, with its lock held, or NULL (and no lock) once
+ * @worker left it: it stopped. */
+static AgCaller *
+worker_lock_pool (AgCaller *worker)
+{
+  AgCaller *pool = worker->pool_parent;
+
+  ag_pool_lock (pool);
+  if (!worker->in_pool)
+    {
+      ag_pool_unlock (pool);
+      return NULL;
+    }
+
+  return pool;
+}
+
 /* Puts @worker, which holds no pool job, first in the idle workers of
  * @self, its parent, with a new reference: its idle period begins, to end
  * in @self's idle-worker-timeout (see reaper_main ()). Must hold the pool's
@@ -1860,14 +1877,12 @@ static void
 worker_reap (AgCaller *worker,
              gint      serial)
 {
-  g_autoptr(AgCaller) parent = NULL;
+  AgCaller *parent;
   gboolean reap = FALSE;
 
-  parent = ag_caller_dup_parent (worker);
-  if (parent == NULL)
+  if ((parent = worker_lock_pool (worker)) == NULL)
     return;
 
-  ag_pool_lock (parent);
   if (g_atomic_int_get (&worker->pool_idle) &&
       g_atomic_int_get (&worker->idle_serial) == serial)
     {
@@ -2033,6 +2048,14 @@ ag_caller_reaper_get_looks (void)
   return (guint) g_atomic_int_get (&reaper_looks);
 }
 
+/* The reaper looks again. Must hold reaper_lock, the reaper started. */
+static void
+reaper_wake_unlocked (void)
+{
+  reaper_woken = TRUE;
+  ag_cond_signal (&reaper_cond);
+}
+
 /* @worker, just made, is looked after until it stops. */
 static void
 reaper_add (AgCaller *worker)
@@ -2040,8 +2063,7 @@ reaper_add (AgCaller *worker)
   ag_mutex_lock (&reaper_lock);
   reaper_start_unlocked ();
   g_ptr_array_add (reaper_workers, g_object_ref (worker));
-  reaper_woken = TRUE;
-  ag_cond_signal (&reaper_cond);
+  reaper_wake_unlocked ();
   ag_mutex_unlock (&reaper_lock);
 }
 
@@ -2073,31 +2095,11 @@ reaper_poke (void)
 {
   ag_mutex_lock (&reaper_lock);
   if (reaper_started)
-    {
-      reaper_woken = TRUE;
-      ag_cond_signal (&reaper_cond);
-    }
+    reaper_wake_unlocked ();
   ag_mutex_unlock (&reaper_lock);
 }
 
 /* }}} */
-
-/* The pool of @worker, with its lock held, or NULL (and no lock) once
- * @worker left it: it stopped. */
-static AgCaller *
-worker_lock_pool (AgCaller *worker)
-{
-  AgCaller *pool = worker->pool_parent;
-
-  ag_pool_lock (pool);
-  if (!worker->in_pool)
-    {
-      ag_pool_unlock (pool);
-      return NULL;
-    }
-
-  return pool;
-}
 
 /* Gives @job to @worker, which has no pool job. Must hold the pool's
  * lock. */
