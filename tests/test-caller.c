@@ -134,6 +134,32 @@ wait_stopped (AgCaller *caller)
   g_assert_false (ag_caller_is_running (caller));
 }
 
+/* Iterates @context (bounded) until @worker, a worker of @parent's pool,
+ * stopped by itself (its idle-worker-timeout ran out), and checks that it
+ * left @parent. */
+static void
+wait_reaped (GMainContext *context,
+             AgCaller     *parent,
+             AgCaller     *worker)
+{
+  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
+  wait_stopped (worker);
+  g_assert_cmpuint (n_children (parent), ==, 0);
+}
+
+/* Waits (bounded, polling) until the reaper of idle workers sleeps with
+ * no timeout and nothing to look at (ag_caller_reaper_sleeps ()). */
+static void
+wait_reaper_sleeps (void)
+{
+  gint64 deadline = g_get_monotonic_time ()
+                    + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
+
+  while (!ag_caller_reaper_sleeps () && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  g_assert_true (ag_caller_reaper_sleeps ());
+}
+
 /* Stops @caller and its children (workers included), and waits until they
  * have all stopped. For a guest, the calling thread must be free to
  * acquire its context (or be the one that runs it). */
@@ -2465,9 +2491,7 @@ test_to_thread_idle_reaping (void)
   pending = ag_caller_to_thread (parent, worker_job, &worker, NULL);
   ag_test_wait_done (pending);
   g_assert_true (AG_IS_CALLER (worker.worker));
-  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker.worker));
-  wait_stopped (worker.worker);
-  g_assert_cmpuint (n_children (parent), ==, 0);
+  wait_reaped (context, parent, worker.worker);
 
   /* and the pool makes a new one when needed */
   again_worker.test_thread = g_thread_self ();
@@ -2560,9 +2584,7 @@ test_to_thread_idle_reaping_returned_elsewhere (void)
   g_assert_cmpuint (n_children (parent), ==, 1);
 
   ag_pending_set_int (pending, 7);
-  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
-  wait_stopped (worker);
-  g_assert_cmpuint (n_children (parent), ==, 0);
+  wait_reaped (context, parent, worker);
   ag_test_assert_state (pending, AG_PENDING_STATE_SUCCEEDED);
 
   stop_and_wait (parent);
@@ -2589,7 +2611,6 @@ test_to_thread_idle_reaping_timeout_set_later (void)
   g_autoptr(AgPending) second = NULL;
   Worker worker = { NULL, };
   Worker again = { NULL, };
-  gint64 deadline;
 
   thread_check_begin (&check);
 
@@ -2603,11 +2624,7 @@ test_to_thread_idle_reaping_timeout_set_later (void)
   ag_test_assert_state (first, AG_PENDING_STATE_SUCCEEDED);
 
   /* The reaper saw the worker, with no timeout, and sleeps (bounded) */
-  deadline = g_get_monotonic_time ()
-             + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
-  while (!ag_caller_reaper_sleeps () && g_get_monotonic_time () < deadline)
-    g_thread_yield ();
-  g_assert_true (ag_caller_reaper_sleeps ());
+  wait_reaper_sleeps ();
 
   g_object_set (parent, "idle-worker-timeout", 0.05, NULL);
 
@@ -2617,9 +2634,7 @@ test_to_thread_idle_reaping_timeout_set_later (void)
   ag_test_wait_done (second);
   g_assert_true (again.worker == worker.worker);
 
-  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker.worker));
-  wait_stopped (worker.worker);
-  g_assert_cmpuint (n_children (parent), ==, 0);
+  wait_reaped (context, parent, worker.worker);
 
   stop_and_wait (parent);
   worker_clear (&worker);
@@ -2645,7 +2660,6 @@ test_to_thread_idle_reaping_busy_worker (void)
   g_autoptr(AgPending) timer = NULL;
   g_autoptr(AgCaller) worker = NULL;
   Gate gate;
-  gint64 deadline;
   guint looks;
   gint fired = 0;
 
@@ -2660,11 +2674,7 @@ test_to_thread_idle_reaping_busy_worker (void)
   ag_test_latch_wait (&gate.started, 1);
 
   /* The reaper saw no idle worker, and sleeps (bounded) */
-  deadline = g_get_monotonic_time ()
-             + (gint64) AG_TEST_TIMEOUT_MSEC * G_TIME_SPAN_MILLISECOND;
-  while (!ag_caller_reaper_sleeps () && g_get_monotonic_time () < deadline)
-    g_thread_yield ();
-  g_assert_true (ag_caller_reaper_sleeps ());
+  wait_reaper_sleeps ();
 
   /* and stays asleep for 50 times the timeout while the worker works */
   looks = ag_caller_reaper_get_looks ();
@@ -2683,9 +2693,7 @@ test_to_thread_idle_reaping_busy_worker (void)
   }
   gate_open (&gate);
   ag_test_wait_done (pending);
-  ag_test_iterate_until_done (context, ag_caller_get_stopped (worker));
-  wait_stopped (worker);
-  g_assert_cmpuint (n_children (parent), ==, 0);
+  wait_reaped (context, parent, worker);
 
   stop_and_wait (parent);
   gate_clear (&gate);
