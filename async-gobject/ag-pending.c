@@ -1072,9 +1072,30 @@ ag_pending_set_pointer (AgPending      *self,
                               pointer != NULL ? destroy : NULL, NULL);
 }
 
-/* Reads the outcome under the lock: TRUE on success, with the stored value
- * in @value (NULL for an empty outcome), not a copy: it is immutable once
- * done and lives as long as @self. Else FALSE and the error. */
+/* The outcome of @self, done and not cancelled: it no longer changes
+ * (written before the state was published), so it is read without the
+ * lock. As ag_pending_peek (). */
+static gboolean
+peek_done (AgPending     *self,
+           const GValue **value,
+           GError       **error)
+{
+  GError *failure = outcome_error (self);
+
+  if (failure != NULL)
+    {
+      if (error != NULL)
+        *error = g_error_copy (failure);
+      return FALSE;
+    }
+
+  *value = G_IS_VALUE (&self->outcome.value) ? &self->outcome.value : NULL;
+  return TRUE;
+}
+
+/* Reads the outcome: TRUE on success, with the stored value in @value
+ * (NULL for an empty outcome), not a copy: it is immutable once done and
+ * lives as long as @self. Else FALSE and the error. */
 static gboolean
 ag_pending_peek (AgPending     *self,
                  const GValue **value,
@@ -1082,21 +1103,11 @@ ag_pending_peek (AgPending     *self,
 {
   gint state = g_atomic_int_get (&self->state);
 
-  /* Done, and not cancelled: the outcome, written before the state was
-   * published, no longer changes. Read without the lock, which another
-   * thread may still hold for a moment (the worker that completed it, a
-   * late canceller), as the thread that delivers the result reads it. */
-  if (state == AG_PENDING_STATE_SUCCEEDED)
-    {
-      *value = G_IS_VALUE (&self->outcome.value) ? &self->outcome.value : NULL;
-      return TRUE;
-    }
-  if (state == AG_PENDING_STATE_FAILED)
-    {
-      if (error != NULL)
-        *error = g_error_copy (outcome_error (self));
-      return FALSE;
-    }
+  /* Without the lock, which another thread may still hold for a moment
+   * (the worker that completed it, a late canceller), as the thread that
+   * delivers the result reads it. */
+  if (state == AG_PENDING_STATE_SUCCEEDED || state == AG_PENDING_STATE_FAILED)
+    return peek_done (self, value, error);
 
   ag_pending_lock (self);
 
@@ -1123,21 +1134,10 @@ ag_pending_peek (AgPending     *self,
       return FALSE;
     }
 
-  if (outcome_error (self) != NULL)
-    {
-      if (error != NULL)
-        *error = g_error_copy (outcome_error (self));
-      ag_pending_unlock (self);
-      return FALSE;
-    }
-
-  /* The value is immutable once done: it is read (and copied, which may
-   * run a boxed copy function) without the lock. */
+  /* done since the first look, and not cancelled */
   ag_pending_unlock (self);
 
-  *value = G_IS_VALUE (&self->outcome.value) ? &self->outcome.value : NULL;
-
-  return TRUE;
+  return peek_done (self, value, error);
 }
 
 /* Reads the outcome: TRUE and a copy of the value (if @value is not NULL)
