@@ -1357,10 +1357,11 @@ main (int   argc,
   B.loop = g_main_loop_new (B.main_ctx, FALSE);
   B.main_caller = ag_caller_get_main ();
   /* The same thread budget as the GThreadPool row: as many workers as
-   * CPUs. The default max-workers (twice the CPUs, at least 8) suits jobs
-   * that block; for the bench's jobs, which do not, workers beyond the
-   * CPUs only take turns with the main thread (bench/README: throughput).
-   * AG_BENCH_MAX_WORKERS sets another budget, for comparison. */
+   * CPUs. The default max-workers (twice the CPUs, at least 8) is for jobs
+   * that block, which the bench's do not; with it, more threads than CPUs
+   * take turns with the main thread and the producer (README.md,
+   * Benchmarks: thread budget). AG_BENCH_MAX_WORKERS sets another budget,
+   * for comparison. */
   max_workers = MAX (g_get_num_processors (), 1);
   if (g_getenv ("AG_BENCH_MAX_WORKERS") != NULL)
     max_workers = atoi (g_getenv ("AG_BENCH_MAX_WORKERS"));
