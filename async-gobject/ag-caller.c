@@ -566,6 +566,19 @@ job_compare_deadline (gconstpointer a,
   return ja->seq < jb->seq ? -1 : (ja->seq > jb->seq);
 }
 
+/* Puts @job first in the active jobs of @self, which stop () cancels.
+ * Must hold the caller's lock. */
+static void
+active_push_unlocked (AgCaller *self,
+                      AgJob    *job)
+{
+  job->active = TRUE;
+  job->active_next = self->active;
+  if (self->active != NULL)
+    self->active->active_prev = job;
+  self->active = job;
+}
+
 static void
 active_unlink_unlocked (AgCaller *self,
                         AgJob    *job)
@@ -1531,13 +1544,7 @@ caller_push (AgCaller *self,
         }
 
       if (job->pending != NULL)
-        {
-          job->active = TRUE;
-          job->active_next = self->active;
-          if (self->active != NULL)
-            self->active->active_prev = job;
-          self->active = job;
-        }
+        active_push_unlocked (self, job);
 
       if (job->deadline > 0)
         {
@@ -4398,11 +4405,7 @@ ag_caller_queue_call (AgCaller       *self,
       else
         {
           /* Active like any job, so that stop() cancels it. */
-          job->active = TRUE;
-          job->active_next = self->active;
-          if (self->active != NULL)
-            self->active->active_prev = job;
-          self->active = job;
+          active_push_unlocked (self, job);
 
           g_queue_push_tail (&keyq->items, job);
           if (!keyq->busy)
