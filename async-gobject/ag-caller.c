@@ -205,8 +205,9 @@ struct _AgCaller
   gpointer       wake_tag;
   /* only the thread dispatching the caller: the rest of the batch being
    * dispatched, taken off the queue (a loop nested in one of its jobs
-   * delivers the done callbacks in it) */
+   * delivers the done callbacks in it), and the link at its end */
   AgJob         *batch;
+  AgJob        **batch_tail;
 
   /* The worker pool of to_thread (), under a lock of its own: workers and
    * submitters take it for every job, and the caller's own lock is taken
@@ -343,14 +344,18 @@ static void run_job               (AgCaller *self,
  * lock, which the submitter needs for its next job: a burst of to_thread ()
  * jobs spent about a third of its time there (bench/: throughput). So
  * freed records go to a lock-free stack, and a thread that needs a record
- * takes the whole stack at once into a cache of its own:
+ * takes the whole stack at once into a cache of its own. Records beyond
+ * the stack's bound come from GSlice and go back to it: where GSlice still
+ * has per-thread magazines (GLib < 2.76), a worker freeing them after a
+ * burst takes no lock the submitter needs either (the submitter's own
+ * allocations, its pendings, come from GSlice too).
  *
  *  - a push is a compare-and-swap of the head, a take an exchange with
  *    NULL. No thread ever pops a single record, so a record taken and
  *    pushed again between a push's read and its swap (the ABA problem)
  *    leaves that push correct.
  *  - The stack holds at most JOB_STACK_MAX records (a record freed when it
- *    is full goes back to malloc), so a thread's cache holds at most that
+ *    is full goes back to GSlice), so a thread's cache holds at most that
  *    many, about 11 kB. The cache is freed when its thread ends (the main
  *    thread's is left to the process's exit).
  *  - Memory checkers must see every free to find a use after it: under
@@ -372,7 +377,7 @@ job_records_free (gpointer data)
     {
       AgJob *next = job->next;
 
-      g_free (job);
+      g_slice_free (AgJob, job);
       job = next;
     }
 }
@@ -463,7 +468,7 @@ job_record_new (void)
 
       job = g_atomic_pointer_exchange (&job_stack, NULL);
       if (job == NULL)
-        return g_new0 (AgJob, 1);
+        return g_slice_new0 (AgJob);
       for (AgJob *taken = job; taken != NULL; taken = taken->next)
         n++;
       g_atomic_int_add (&job_stack_len, - (gint) n);
@@ -488,7 +493,7 @@ job_record_free (AgJob *job)
   if (g_atomic_int_add (&job_stack_len, 1) >= JOB_STACK_MAX)
     {
       g_atomic_int_add (&job_stack_len, -1);
-      g_free (job);
+      g_slice_free (AgJob, job);
       return;
     }
 
@@ -1161,13 +1166,18 @@ move_due_timers_unlocked (AgCaller *self,
     }
 }
 
-/* Appends the pushed jobs to the queue, oldest first. Must hold the
- * lock. */
+/* Appends the pushed jobs to the queue, oldest first, in one walk (the
+ * pushed jobs were written by other threads: each is a cache miss). Must
+ * hold the lock. */
 static void
 take_incoming_unlocked (AgCaller *self)
 {
   AgJob *stack = g_atomic_pointer_exchange (&self->incoming, NULL);
+  AgJob *newest = stack;
   AgJob *chain = NULL;
+
+  if (stack == NULL)
+    return;
 
   while (stack != NULL)
     {
@@ -1178,39 +1188,26 @@ take_incoming_unlocked (AgCaller *self)
       chain = job;
     }
 
-  while (chain != NULL)
-    {
-      AgJob *job = chain;
-
-      chain = job->next;
-      job->next = NULL;
-      *self->tail = job;
-      self->tail = &job->next;
-    }
+  *self->tail = chain;
+  self->tail = &newest->next;
 }
 
-/* Takes up to @max jobs off the queue, once the pushed ones and the due
- * timers have joined it. Must hold the lock. */
-static AgJob *
+/* Takes the whole queue as the batch to dispatch, once the pushed jobs and
+ * the due timers have joined it, without walking it: caller_dispatch ()
+ * runs what its bounds allow and puts the rest back. Must hold the lock. */
+static void
 take_batch_unlocked (AgCaller *self,
-                     gint64    now,
-                     guint     max)
+                     gint64    now)
 {
-  AgJob *batch;
-  AgJob **batch_tail;
-
   take_incoming_unlocked (self);
   move_due_timers_unlocked (self, now);
-  batch = self->head;
-  batch_tail = &self->head;
-  for (guint i = 0; *batch_tail != NULL && i < max; i++)
-    batch_tail = &(*batch_tail)->next;
-  self->head = *batch_tail;
-  *batch_tail = NULL;
-  if (self->head == NULL)
-    self->tail = &self->head;
 
-  return batch;
+  if (self->head == NULL)
+    return;
+
+  self->batch = g_steal_pointer (&self->head);
+  self->batch_tail = self->tail;
+  self->tail = &self->head;
 }
 
 /* The link to the first done callback of the list at @link, or to its
@@ -1254,7 +1251,13 @@ nested_dispatch (AgCaller *self)
 
       ag_caller_lock (self);
       link = find_done_on (&self->batch);
-      if (*link == NULL)
+      if (*link != NULL)
+        {
+          /* the last of the batch: the one before it becomes the last */
+          if ((*link)->next == NULL)
+            self->batch_tail = link;
+        }
+      else
         {
           take_incoming_unlocked (self);
           link = find_done_on (&self->head);
@@ -1298,7 +1301,7 @@ caller_dispatch (AgCaller *self)
     }
   max_batch = self->max_batch_size;
   end = start + self->max_batch_time;
-  self->batch = take_batch_unlocked (self, start, max_batch);
+  take_batch_unlocked (self, start);
   ag_caller_unlock (self);
 
   previous = dispatching_caller;
@@ -1321,11 +1324,15 @@ caller_dispatch (AgCaller *self)
           AgJob *job = self->batch;
 
           self->batch = job->next;
+          if (self->batch == NULL)
+            self->batch_tail = &self->batch;
           job->next = NULL;
 
           run_job (self, job);
           n++;
 
+          if (n >= max_batch)
+            break;
           /* nothing more to run: no need for the clock */
           if (self->batch == NULL &&
               g_atomic_pointer_get (&self->incoming) == NULL)
@@ -1351,7 +1358,7 @@ caller_dispatch (AgCaller *self)
 
       ag_caller_lock (self);
       if (!self->finish_requested)
-        self->batch = take_batch_unlocked (self, now, max_batch - n);
+        take_batch_unlocked (self, now);
       ag_caller_unlock (self);
 
       if (self->batch == NULL)
@@ -1367,17 +1374,14 @@ caller_dispatch (AgCaller *self)
 
   if (batch != NULL)
     {
-      /* Out of time (or stopping): the rest goes first next time. */
-      AgJob *last = batch;
-
-      while (last->next != NULL)
-        last = last->next;
-
+      /* Out of time or jobs (or stopping): the rest goes first next
+       * time. */
       ag_caller_lock (self);
-      last->next = self->head;
+      *self->batch_tail = self->head;
       if (self->head == NULL)
-        self->tail = &last->next;
+        self->tail = self->batch_tail;
       self->head = batch;
+      self->batch_tail = &self->batch;
       if (g_atomic_int_get (&self->finished))
         {
           /* stopped by the job that just ran: nothing will take them */
@@ -3080,6 +3084,7 @@ ag_caller_init (AgCaller *self)
   self->last_push_cpu = -1;
   self->wake_fd = -1;
   self->tail = &self->head;
+  self->batch_tail = &self->batch;
   self->pool_tail = &self->pool_head;
   self->max_workers = MAX (MIN_DEFAULT_MAX_WORKERS,
                            2 * g_get_num_processors ());

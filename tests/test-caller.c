@@ -5794,6 +5794,109 @@ test_nested_loop (void)
 
 /* }}} */
 
+/* {{{ /Caller/nested-loop/batch-end */
+
+/* A dispatch takes the whole queue and runs what max-batch-size allows: a
+ * loop nested in its first job delivers the done callback at the end of
+ * that batch, and the rest of the batch goes back before what was queued
+ * meanwhile. */
+
+typedef struct
+{
+  GMainContext *context;
+  AgCaller     *caller;
+  GString      *log;
+  gint          done_ran;  /* (atomic) */
+  gint          ran;       /* (atomic) jobs and callbacks run */
+} BatchEnd;
+
+static BatchEnd batch_end;
+
+static AgPending *
+batch_end_job (AgPending *pending,
+               gpointer   data)
+{
+  g_string_append (batch_end.log, data);
+  g_atomic_int_inc (&batch_end.ran);
+  return NULL;
+}
+
+static void
+batch_end_done_cb (AgPending *pending,
+                   gpointer   data)
+{
+  BatchEnd *be = data;
+
+  g_string_append (be->log, "D");
+  g_atomic_int_inc (&be->done_ran);
+  g_atomic_int_inc (&be->ran);
+}
+
+static AgPending *
+batch_end_outer_job (AgPending *pending,
+                     gpointer   data)
+{
+  BatchEnd *be = data;
+
+  g_string_append (be->log, "A");
+  g_atomic_int_inc (&be->ran);
+
+  /* queued while the batch runs: after its rest */
+  g_object_unref (ag_caller_call_soon (be->caller, batch_end_job, "C",
+                                       NULL));
+
+  ag_test_iterate_until_strict (be->context, &be->done_ran, 1);
+  return NULL;
+}
+
+static void
+test_nested_loop_batch_end (void)
+{
+  ThreadCheck check;
+  BatchEnd *be = &batch_end;
+  g_autoptr(AgPending) outer = NULL;
+  g_autoptr(AgPending) second = NULL;
+  g_autoptr(AgPending) followed = NULL;
+
+  thread_check_begin (&check);
+
+  memset (be, 0, sizeof *be);
+  be->context = ag_test_push_context ();
+  be->caller = ag_caller_get_current ();
+  be->log = g_string_new (NULL);
+  ag_caller_set_max_batch_size (be->caller, 1);
+
+  /* The queue, before the loop runs: A, B, then the done callback D */
+  outer = ag_caller_call_soon (be->caller, batch_end_outer_job, be, NULL);
+  second = ag_caller_call_soon (be->caller, batch_end_job, "B", NULL);
+  followed = ag_pending_new ();
+  ag_pending_add_done_callback_on (followed, be->caller, batch_end_done_cb,
+                                   be, NULL);
+  ag_pending_set_int (followed, 1);
+  g_assert_cmpstr (be->log->str, ==, "");
+
+  /* One dispatch: A, and D inside it (max-batch-size 1) */
+  g_main_context_iteration (be->context, FALSE);
+  g_assert_cmpstr (be->log->str, ==, "AD");
+  g_assert_true (ag_pending_is_done (outer));
+  g_assert_false (ag_pending_is_done (second));
+  g_assert_cmpuint (ag_caller_get_max_dispatched (be->caller), ==, 1);
+
+  /* Then the rest of the batch, then what A queued */
+  ag_test_iterate_until (be->context, &be->ran, 4);
+  g_assert_cmpstr (be->log->str, ==, "ADBC");
+  ag_test_assert_state (outer, AG_PENDING_STATE_SUCCEEDED);
+  ag_test_assert_state (second, AG_PENDING_STATE_SUCCEEDED);
+
+  stop_and_wait (be->caller);
+  ag_test_pop_context (be->context);
+  g_string_free (g_steal_pointer (&be->log), TRUE);
+
+  thread_check_end (&check);
+}
+
+/* }}} */
+
 /* {{{ /Caller/to-thread/pool/await-pool-job, /Caller/nested-loop/... */
 
 static AgPending *
@@ -6302,6 +6405,8 @@ main (int   argc,
   g_test_add_func ("/Caller/deadlock/main-loop-elsewhere",
                    test_deadlock_main_loop_elsewhere);
   g_test_add_func ("/Caller/nested-loop", test_nested_loop);
+  g_test_add_func ("/Caller/nested-loop/batch-end",
+                   test_nested_loop_batch_end);
   g_test_add_func ("/Caller/nested-loop/waits", test_nested_loop_waits);
   g_test_add_func ("/Caller/to-thread/pool/await-pool-job",
                    test_to_thread_pool_await);
