@@ -5812,12 +5812,18 @@ typedef struct
 
 static BatchEnd batch_end;
 
+static void
+batch_end_record (const char *what)
+{
+  g_string_append (batch_end.log, what);
+  g_atomic_int_inc (&batch_end.ran);
+}
+
 static AgPending *
 batch_end_job (AgPending *pending,
                gpointer   data)
 {
-  g_string_append (batch_end.log, data);
-  g_atomic_int_inc (&batch_end.ran);
+  batch_end_record (data);
   return NULL;
 }
 
@@ -5825,27 +5831,21 @@ static void
 batch_end_done_cb (AgPending *pending,
                    gpointer   data)
 {
-  BatchEnd *be = data;
-
-  g_string_append (be->log, "D");
-  g_atomic_int_inc (&be->done_ran);
-  g_atomic_int_inc (&be->ran);
+  batch_end_record ("D");
+  g_atomic_int_inc (&batch_end.done_ran);
 }
 
 static AgPending *
 batch_end_outer_job (AgPending *pending,
                      gpointer   data)
 {
-  BatchEnd *be = data;
-
-  g_string_append (be->log, "A");
-  g_atomic_int_inc (&be->ran);
+  batch_end_record ("A");
 
   /* queued while the batch runs: after its rest */
-  g_object_unref (ag_caller_call_soon (be->caller, batch_end_job, "C",
+  g_object_unref (ag_caller_call_soon (batch_end.caller, batch_end_job, "C",
                                        NULL));
 
-  ag_test_iterate_until_strict (be->context, &be->done_ran, 1);
+  ag_test_iterate_until_strict (batch_end.context, &batch_end.done_ran, 1);
   return NULL;
 }
 
@@ -5867,11 +5867,11 @@ test_nested_loop_batch_end (void)
   ag_caller_set_max_batch_size (be->caller, 1);
 
   /* The queue, before the loop runs: A, B, then the done callback D */
-  outer = ag_caller_call_soon (be->caller, batch_end_outer_job, be, NULL);
+  outer = ag_caller_call_soon (be->caller, batch_end_outer_job, NULL, NULL);
   second = ag_caller_call_soon (be->caller, batch_end_job, "B", NULL);
   followed = ag_pending_new ();
   ag_pending_add_done_callback_on (followed, be->caller, batch_end_done_cb,
-                                   be, NULL);
+                                   NULL, NULL);
   ag_pending_set_int (followed, 1);
   g_assert_cmpstr (be->log->str, ==, "");
 
