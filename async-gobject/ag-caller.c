@@ -1192,9 +1192,10 @@ take_incoming_unlocked (AgCaller *self)
   self->tail = &newest->next;
 }
 
-/* Takes the whole queue as the batch to dispatch, once the pushed jobs and
- * the due timers have joined it, without walking it: caller_dispatch ()
- * runs what its bounds allow and puts the rest back. Must hold the lock. */
+/* Takes the whole queue as the batch to dispatch (which is empty), once
+ * the pushed jobs and the due timers have joined it, without walking it:
+ * caller_dispatch () runs what its bounds allow and puts the rest back.
+ * Must hold the lock. */
 static void
 take_batch_unlocked (AgCaller *self,
                      gint64    now)
