@@ -22,8 +22,8 @@
  *                  main context that records the gaps between its dispatches
  *
  * Mechanisms: floor (GMutex + GCond, or a GAsyncQueue pair, no main loop),
- * invoke, gtask, threadpool, ag-to-thread, ag-to-thread-wait, ag-call-soon;
- * see `--list`.
+ * floor-object (the queue pair with a GObject per job), invoke, gtask,
+ * threadpool, ag-to-thread, ag-to-thread-wait, ag-call-soon; see `--list`.
  *
  * Every result is checked: delivered exactly once, with the right value, on
  * the main thread, by a job that ran on another thread. Any failure prints a
@@ -83,6 +83,11 @@ typedef struct
    * hostloop scenarios. */
   void      (*submit)   (guint id);
   void      (*teardown) (void);
+  /* The mechanisms with no main loop (the floors): gets @count results on
+   * the main thread; NULL for the others. */
+  void      (*receive)  (guint count);
+  /* The scenarios it can run, a bit per Scenario; 0 for all. */
+  guint       scenarios;
 } Mechanism;
 
 /* A latency histogram: 1 µs buckets up to HIST_MAX_US, then one overflow
@@ -777,9 +782,128 @@ floor_queue_teardown (void)
 
 /* }}} */
 
+/* Mechanism: floor-object {{{ */
+
+/* The GAsyncQueue floor, with one GObject per job: the main thread makes
+ * it, the worker sets its result (a GValue), the main thread reads it and
+ * releases it. Its type is the least a result object can be: one
+ * read-only property (as a pending has: a class with properties pays for
+ * GLib's notify machinery in g_object_new () and in the last
+ * g_object_unref ()), no lock, no state, no callback, no main loop. What a
+ * mechanism that gives an object per job costs at least, in the same run
+ * as the others. */
+
+#define BENCH_TYPE_RESULT (bench_result_get_type ())
+G_DECLARE_FINAL_TYPE (BenchResult, bench_result, BENCH, RESULT, GObject)
+
+struct _BenchResult
+{
+  GObject  parent_instance;
+  guint    id;
+  GValue   value;  /* set by the worker, read after the queue hands it back */
+};
+
+G_DEFINE_FINAL_TYPE (BenchResult, bench_result, G_TYPE_OBJECT)
+
+static void
+bench_result_finalize (GObject *object)
+{
+  BenchResult *self = (BenchResult *) object;
+
+  if (G_IS_VALUE (&self->value))
+    g_value_unset (&self->value);
+  G_OBJECT_CLASS (bench_result_parent_class)->finalize (object);
+}
+
+static void
+bench_result_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  BenchResult *self = (BenchResult *) object;
+
+  if (prop_id == 1 && G_IS_VALUE (&self->value))
+    g_value_copy (&self->value, value);
+  else if (prop_id != 1)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+bench_result_class_init (BenchResultClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = bench_result_finalize;
+  object_class->get_property = bench_result_get_property;
+  g_object_class_install_property (object_class, 1,
+    g_param_spec_int64 ("value", NULL, NULL, G_MININT64, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+}
+
+static void
+bench_result_init (BenchResult *self)
+{
+}
+
+static gpointer
+floor_object_worker (gpointer data)
+{
+  for (;;)
+    {
+      gpointer item = g_async_queue_pop (F.in);
+      BenchResult *result;
+
+      if (item == FLOOR_QUIT)
+        return NULL;
+      result = item;
+      g_value_init (&result->value, G_TYPE_INT64);
+      g_value_set_int64 (&result->value, job_body (result->id));
+      g_async_queue_push (F.out, result);
+    }
+}
+
+static void
+floor_object_setup (void)
+{
+  F.in = g_async_queue_new ();
+  F.out = g_async_queue_new ();
+  F.thread = g_thread_new ("bench-floor", floor_object_worker, NULL);
+}
+
+static void
+floor_object_submit (guint id)
+{
+  BenchResult *result = g_object_new (BENCH_TYPE_RESULT, NULL);
+
+  result->id = id;
+  g_async_queue_push (F.in, result);
+}
+
+static void
+floor_object_receive (guint count)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      BenchResult *result = g_async_queue_pop (F.out);
+
+      verify (result->id, g_value_get_int64 (&result->value));
+      g_object_unref (result);
+    }
+}
+
+/* }}} */
+
 static const Mechanism mechanisms[] = {
   { "floor", "GMutex+GCond (roundtrip) or GAsyncQueue pair, no main loop",
-    floor_queue_setup, floor_queue_submit, floor_queue_teardown },
+    floor_queue_setup, floor_queue_submit, floor_queue_teardown,
+    floor_queue_receive,
+    1 << SCENARIO_ROUNDTRIP | 1 << SCENARIO_THROUGHPUT | 1 << SCENARIO_MEMORY },
+  { "floor-object",
+    "the GAsyncQueue pair with a GObject made and released per job, no main "
+    "loop (throughput and memory)",
+    floor_object_setup, floor_object_submit, floor_queue_teardown,
+    floor_object_receive, 1 << SCENARIO_THROUGHPUT | 1 << SCENARIO_MEMORY },
   { "invoke", "g_main_context_invoke to a worker thread's loop and back",
     invoke_setup, invoke_submit, invoke_teardown },
   { "gtask", "g_task_run_in_thread",
@@ -795,10 +919,18 @@ static const Mechanism mechanisms[] = {
     ag_call_soon_setup, ag_call_soon_submit, ag_call_soon_teardown },
 };
 
+/* Whether the mechanism has no main loop (a floor). */
 static gboolean
 is_floor (void)
 {
-  return B.mech == &mechanisms[0];
+  return B.mech->receive != NULL;
+}
+
+static gboolean
+mechanism_runs (const Mechanism *mech,
+                Scenario         scenario)
+{
+  return mech->scenarios == 0 || (mech->scenarios & (1u << scenario)) != 0;
 }
 
 /* Scenarios {{{ */
@@ -839,7 +971,7 @@ submit_range_and_collect (guint from,
   for (guint id = from; id < to; id++)
     B.mech->submit (id);
   if (is_floor ())
-    floor_queue_receive (to - from);
+    B.mech->receive (to - from);
   else
     run_loop_until (to);
 }
@@ -855,7 +987,7 @@ scenario_roundtrip (GString *json)
   B.latency_us = g_new (double, n);
   memset (B.latency_us, 0, sizeof (double) * n);
 
-  if (is_floor ())
+  if (B.mech == &mechanisms[0])
     floor_roundtrip ();
   else
     {
@@ -961,7 +1093,7 @@ scenario_memory (GString *json)
   rss_peak = reset ? proc_status_kb ("VmHWM") : rss_ran;
 
   if (is_floor ())
-    floor_queue_receive (B.total - B.warmup);
+    B.mech->receive (B.total - B.warmup);
   else
     run_loop_until (B.total);
 
@@ -1141,9 +1273,8 @@ run_one (Scenario         scenario,
   guint duplicated = 0;
   gboolean ok;
 
-  if (mech == &mechanisms[0] && (scenario == SCENARIO_HOSTLOOP ||
-                                 scenario == SCENARIO_HOSTLOOP_IDLE))
-    return TRUE;  /* the floor has no main loop */
+  if (!mechanism_runs (mech, scenario))
+    return TRUE;  /* the floors have no main loop */
 
   B.scenario = scenario;
   B.mech = mech;
@@ -1402,10 +1533,10 @@ main (int   argc,
     warmup = CLAMP (n / 20, 10, 1000);
 
   B.mech = mech;
-  if (mech == &mechanisms[0] && (scenario == SCENARIO_HOSTLOOP ||
-                                 scenario == SCENARIO_HOSTLOOP_IDLE))
+  if (!mechanism_runs (mech, scenario))
     {
-      fprintf (stderr, "ag-bench: the floor has no main loop\n");
+      fprintf (stderr, "ag-bench: %s does not run the %s scenario\n",
+               mech->name, scenario_names[scenario]);
       return 2;
     }
 

@@ -12,7 +12,7 @@ import json
 import statistics
 import sys
 
-C_MECHANISMS = ['floor', 'invoke', 'gtask', 'threadpool', 'ag-to-thread',
+C_MECHANISMS = ['floor', 'floor-object', 'invoke', 'gtask', 'threadpool', 'ag-to-thread',
                 'ag-to-thread-wait', 'ag-call-soon']
 PY_MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-executor',
                  'py-thread-idle', 'py-worker-idle']
@@ -176,20 +176,25 @@ def targets(summary):
     holds = (all_ok(summary, AG, ['tput']) and None not in (ns, pool)
              and ns <= 0.5 * pool)
     life = get(summary, AG, 'pending_life')
+    bound = get(summary, 'floor-object', 'tput')
     out.append(('tput',
                 f'throughput ≤ 0.5× GThreadPool ns/job: {AG} {fmt(ns)} ns '
                 f'vs threadpool {fmt(pool)} ns '
                 f'({(ns or 0) / (pool or 1):.2f}×); a pending\'s own life '
                 f'on the main thread (new, set, unref; no thread, no '
                 f'callback): {fmt(life)} ns '
-                f'({(life or 0) / (pool or 1):.2f}× threadpool)', holds))
+                f'({(life or 0) / (pool or 1):.2f}× threadpool); the floor\'s '
+                f'queue with a bare GObject per job (floor-object, no main '
+                f'loop): {fmt(bound)} ns '
+                f'({(bound or 0) / (pool or 1):.2f}× threadpool)', holds))
 
     mem = get(summary, AG, 'mem')
     size = get(summary, AG, 'pending_bytes')
     holds = all_ok(summary, AG, ['mem']) and mem is not None and mem <= 160
+    bound = get(summary, 'floor-object', 'mem')
     out.append(('mem', f'≤ 160 bytes per in-flight job: {AG} {fmt(mem)} '
                 f'bytes, of which the pending\'s instance is '
-                f'{fmt(size, 0)}', holds))
+                f'{fmt(size, 0)}; floor-object {fmt(bound)} bytes', holds))
 
     # "Never" within a run: each round's maximum; over rounds, the median
     # (the method of every other figure), with the worst round shown too.
@@ -285,7 +290,10 @@ def render(summary, machine, rounds):
     lines.append(f'Medians over {rounds} interleaved rounds; ×floor is the '
                  'median over rounds of the ratio to the floor of the same '
                  'round (roundtrip: GMutex+GCond; throughput, memory: '
-                 'GAsyncQueue pair). rt 1 CPU: whole process on CPU 0 '
+                 'GAsyncQueue pair). floor-object: that queue pair carrying '
+                 'one GObject per job (one read-only property, its result a '
+                 'GValue), made and released by the main thread: the least '
+                 'a result object adds. rt 1 CPU: whole process on CPU 0 '
                  '(taskset -c 0); rt 2 CPUs: main thread on CPU 0, workers '
                  'on CPU 1. Loop block: longest poll-to-poll gap of the main '
                  'loop (main thread alone on CPU 0) while a producer thread '
