@@ -533,7 +533,7 @@ job_release_data (AgJob *job)
     destroy (g_steal_pointer (&job->data));
 }
 
-static void done_on_unref (gpointer data);
+static void done_on_free (gpointer data);
 
 /* Also drops a DoneOn item that will not be delivered. */
 static void
@@ -541,7 +541,7 @@ job_unref (AgJob *job)
 {
   if (G_UNLIKELY (job->kind == ITEM_DONE_ON))
     {
-      done_on_unref (job);
+      done_on_free (job);
       return;
     }
 
@@ -794,7 +794,7 @@ run_job (AgCaller *self,
       /* Like a direct call, dropped once the caller stops. */
       if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
         done_on_deliver (job);
-      done_on_unref (job);
+      done_on_free (job);
       return;
     }
 
@@ -4974,19 +4974,30 @@ ag_caller_get_max_dispatched (AgCaller *self)
 /* A done callback to run on a caller: the pending's done callback (an
  * embedded node, which holds the user's callback, data and destroy notify)
  * and, once the pending is done, the item the caller's queue delivers. One
- * allocation of 72 bytes, made and freed by the thread that registers it
- * (in the common case): the worker that completes the pending allocates
- * nothing. Starts like an AgJob. */
+ * allocation of 56 bytes (a job's memory: bench/), made and freed by the
+ * thread that registers it (in the common case): the worker that completes
+ * the pending allocates nothing.
+ *
+ * It has one owner at a time: the pending's list of done callbacks, then
+ * the caller's queue (ag_caller_done_on_fire ()), or whoever dropped it.
+ * It starts like an AgJob: the node's link, which the pending no longer
+ * uses once it fired the node, is the queue's, and the node's tag is the
+ * item kind, ITEM_DONE_ON. */
 typedef struct
 {
-  AgJob          *next;       /* as an AgJob's: the queue's link */
-  gint            kind;       /* ITEM_DONE_ON */
-  gint            ref_count;  /* (atomic): the pending's node, the queue */
-  AgCallback      node;       /* in the pending's done callbacks; its
-                               * destroy is cleared once run */
+  AgCallback      node;       /* its destroy is cleared once run */
   AgCaller       *caller;     /* owned; immutable */
   AgPending      *pending;    /* owned; set once done */
 } DoneOn;
+
+G_STATIC_ASSERT (G_STRUCT_OFFSET (DoneOn, node.next) ==
+                 G_STRUCT_OFFSET (AgJob, next));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (DoneOn, node.tag) ==
+                 G_STRUCT_OFFSET (AgJob, kind));
+G_STATIC_ASSERT (sizeof (((DoneOn *) NULL)->node.tag) ==
+                 sizeof (((AgJob *) NULL)->kind));
+/* malloc's chunk of 64 bytes, not 80 */
+G_STATIC_ASSERT (sizeof (DoneOn) <= 56 || GLIB_SIZEOF_VOID_P != 8);
 
 static inline DoneOn *
 done_on_from_node (AgCallback *node)
@@ -4994,13 +5005,11 @@ done_on_from_node (AgCallback *node)
   return (DoneOn *) ((char *) node - G_STRUCT_OFFSET (DoneOn, node));
 }
 
+/* Frees a done callback that was delivered or never will be. */
 static void
-done_on_unref (gpointer data)
+done_on_free (gpointer data)
 {
   DoneOn *done_on = data;
-
-  if (!g_atomic_int_dec_and_test (&done_on->ref_count))
-    return;
 
   /* Never delivered (the caller stopped, or the pending went without being
    * done): the user data is still released, once, and the notification
@@ -5064,16 +5073,16 @@ ag_caller_done_on_fire (AgPending  *pending,
       ag_pending_notify_state (pending);
     }
 
-  /* The pending's reference to the node goes to the queue (the caller may
-   * deliver and free it at once). */
+  /* The node goes from the pending to the queue (the caller may deliver
+   * and free it at once). */
   if (!caller_push_item (done_on->caller, (AgJob *) done_on))
-    done_on_unref (done_on);
+    done_on_free (done_on);
 }
 
 void
 ag_caller_done_on_drop (AgCallback *node)
 {
-  done_on_unref (done_on_from_node (node));
+  done_on_free (done_on_from_node (node));
 }
 
 /**
@@ -5122,13 +5131,10 @@ ag_caller_add_done_on (AgPending      *self,
 {
   DoneOn *done_on;
 
-  G_STATIC_ASSERT (sizeof (DoneOn) <= 72 || GLIB_SIZEOF_VOID_P != 8);
-
   done_on = g_new0 (DoneOn, 1);
   if (handle != NULL)
     g_atomic_pointer_set (handle, done_on);
-  done_on->kind = ITEM_DONE_ON;
-  done_on->ref_count = 1;
+  done_on->node.tag = ITEM_DONE_ON;
   done_on->node.func = callback;
   done_on->node.data = user_data;
   done_on->node.destroy = destroy;

@@ -15,10 +15,11 @@ typedef struct _AgCallback AgCallback;
 
 struct _AgCallback
 {
+  /* the pending's list; the embedder's once the node is fired or dropped */
   AgCallback     *next;
-  AgDoneFunc      func;
-  gpointer        data;
-  GDestroyNotify  destroy;
+  /* the embedder's: the pending never reads or writes it (ag-caller.c's
+   * DoneOn keeps its queue item kind here, where an AgJob has its kind) */
+  gint            tag;
   /* immutable: the node of a done callback on a caller (a DoneOn of
    * ag-caller.c, which owns it): the pending hands it to
    * ag_caller_done_on_fire() or ag_caller_done_on_drop() instead of
@@ -29,6 +30,9 @@ struct _AgCallback
   guint           takes_notify : 1;
   /* on_caller nodes: delivered by the caller (written there only) */
   guint           delivered : 1;
+  AgDoneFunc      func;
+  gpointer        data;
+  GDestroyNotify  destroy;
 };
 
 GMainContext *ag_pending_get_context_internal (AgPending *self);
