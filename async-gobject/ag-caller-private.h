@@ -38,4 +38,11 @@ void      ag_caller_done_on_fire      (AgPending      *pending,
                                        AgCallback     *node);
 void      ag_caller_done_on_drop      (AgCallback     *node);
 
+/* The canceller of a job's pending (see ag_pending_set_job_canceller()),
+ * as an AgCancellerFunc and its destroy notify, on an AgJob. */
+void      ag_caller_job_cancel        (AgPending      *pending,
+                                       const char     *message,
+                                       gpointer        job);
+void      ag_caller_job_finished      (gpointer        job);
+
 G_END_DECLS

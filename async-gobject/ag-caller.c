@@ -622,10 +622,11 @@ static void pool_job_waits (AgCaller *worker,
 static void pool_pump      (AgCaller *self);
 static void pool_woken            (AgCaller *worker);
 
-/* The canceller's destroy notify: the job's pending is done. It runs before
- * the pending's done callbacks, so a worker is back in its pool by then. */
-static void
-job_finished (gpointer data)
+/* The job's pending is done (its canceller is released: see
+ * ag_pending_set_job_canceller ()). It runs before the pending's done
+ * callbacks, so a worker is back in its pool by then. */
+void
+ag_caller_job_finished (gpointer data)
 {
   AgJob *job = data;
   AgCaller *self;
@@ -671,10 +672,11 @@ job_finished (gpointer data)
   job_unref (job);
 }
 
-static void
-job_cancel (AgPending  *pending,
-            const char *message,
-            gpointer    data)
+/* The job's pending is cancelled (its canceller). */
+void
+ag_caller_job_cancel (AgPending  *pending,
+                      const char *message,
+                      gpointer    data)
 {
   AgJob *job = data;
 
@@ -743,8 +745,8 @@ job_new (AgCaller       *self,
   return job;
 }
 
-/* Makes the pending of @job; the canceller holds a reference to @job until
- * the pending is done. Returns a new reference to the pending. */
+/* Makes the pending of @job; its canceller holds a reference to @job
+ * until the pending is done. Returns a new reference to the pending. */
 static AgPending *
 job_make_pending (AgCaller *self,
                   AgJob    *job)
@@ -753,7 +755,7 @@ job_make_pending (AgCaller *self,
 
   ag_pending_set_caller (pending, self);
   job->pending = g_object_ref (pending);
-  ag_pending_set_canceller (pending, job_cancel, job_ref (job), job_finished);
+  ag_pending_set_job_canceller (pending, job_ref (job));
 
   return pending;
 }
@@ -2119,7 +2121,7 @@ static void
 pool_assign_unlocked (AgCaller *worker,
                       AgJob    *job)
 {
-  /* The slot first: a thread that sees the worker (job_finished (), without
+  /* The slot first: a thread that sees the worker (ag_caller_job_finished (), without
    * the lock) must see the slot too, or releasing it would fail and the
    * worker never go back to the pool. */
   g_atomic_int_set (&job->pool_slot, 1);

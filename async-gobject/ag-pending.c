@@ -101,8 +101,9 @@ struct _AgPending
   /* protected by the lock */
   guint            cancelled : 1;
   guint            has_canceller : 1;
+  guint            canceller_is_job : 1;  /* see @canceller */
   /* protected by the lock: calls of the canceller in progress */
-  guint            canceller_calls : 30;
+  guint            canceller_calls : 29;
 
   /* immutable after construction */
   GMainContext    *context;
@@ -124,18 +125,27 @@ struct _AgPending
   /* protected by the lock; made on demand (what few pendings need: see
    * AgPendingExtra), and published atomically, for the name */
   AgPendingExtra  *extra;
-  /* protected by the lock */
-  AgCancellerFunc  canceller;
-  gpointer         canceller_data;
-  GDestroyNotify   canceller_destroy;
+  /* protected by the lock: the canceller, or NULL: with canceller_is_job,
+   * a caller's job (see ag_pending_set_job_canceller ()), which every job's
+   * pending has; otherwise the AgCanceller ag_pending_set_canceller ()
+   * made */
+  gpointer         canceller;
   AgCallback      *callbacks;  /* the newest first */
 };
+
+/* A canceller set with ag_pending_set_canceller (). */
+typedef struct
+{
+  AgCancellerFunc  func;
+  gpointer         data;
+  GDestroyNotify   destroy;
+} AgCanceller;
 
 G_DEFINE_FINAL_TYPE (AgPending, ag_pending, G_TYPE_OBJECT)
 
 /* A pending is made per job: its size is a job's (bench/: memory). */
 #if GLIB_SIZEOF_VOID_P == 8 && !defined(AG_USE_PTHREAD_LOCKS)
-G_STATIC_ASSERT (sizeof (AgPending) <= 128);
+G_STATIC_ASSERT (sizeof (AgPending) <= 112);
 #endif
 
 enum {
@@ -364,49 +374,83 @@ free_callbacks (AgCallback *callbacks)
     }
 }
 
-/* Steals the canceller when it is no longer needed: the pending is done and
- * no call of it is in progress. Returns the destroy to run (without the
- * lock) through @destroy and @data. Must hold the lock. */
-static void
-steal_canceller_if_unused_unlocked (AgPending       *self,
-                                    GDestroyNotify  *destroy,
-                                    gpointer        *data)
+/* Calls @canceller (see AgPending.canceller), whose call was counted in
+ * canceller_calls with the lock held. */
+static inline void
+canceller_call (AgPending  *self,
+                gpointer    canceller,
+                gboolean    is_job,
+                const char *message)
 {
-  *destroy = NULL;
-  *data = NULL;
+  if (is_job)
+    {
+      ag_caller_job_cancel (self, message, canceller);
+    }
+  else
+    {
+      AgCanceller *record = canceller;
+
+      record->func (self, message, record->data);
+    }
+}
+
+/* Releases @canceller (see AgPending.canceller) once it is no longer
+ * needed. No lock held. */
+static inline void
+canceller_release (gpointer canceller,
+                   gboolean is_job)
+{
+  if (is_job)
+    {
+      ag_caller_job_finished (canceller);
+    }
+  else
+    {
+      AgCanceller *record = canceller;
+
+      if (record->destroy != NULL)
+        record->destroy (record->data);
+      g_free (record);
+    }
+}
+
+/* Steals the canceller when it is no longer needed: the pending is done and
+ * no call of it is in progress. Returns it (NULL if none or still needed);
+ * the caller releases it with canceller_release () once it released the
+ * lock. Must hold the lock. */
+static gpointer
+steal_canceller_if_unused_unlocked (AgPending *self,
+                                    gboolean  *is_job)
+{
+  *is_job = self->canceller_is_job;
 
   if (self->canceller == NULL ||
       self->canceller_calls > 0 ||
       !ag_pending_is_done_unlocked (self))
-    return;
+    return NULL;
 
-  *destroy = self->canceller_destroy;
-  *data = self->canceller_data;
-  self->canceller = NULL;
-  self->canceller_data = NULL;
-  self->canceller_destroy = NULL;
+  return g_steal_pointer (&self->canceller);
 }
 
 /* Runs the canceller, whose call was counted in canceller_calls with the
  * lock held, then releases it if the pending was completed meanwhile. */
 static void
-call_canceller (AgPending       *self,
-                AgCancellerFunc  canceller,
-                gpointer         canceller_data,
-                const char      *message)
+call_canceller (AgPending  *self,
+                gpointer    canceller,
+                gboolean    is_job,
+                const char *message)
 {
-  GDestroyNotify destroy;
-  gpointer data;
+  gpointer unused;
 
-  canceller (self, message, canceller_data);
+  canceller_call (self, canceller, is_job, message);
 
   ag_pending_lock (self);
   self->canceller_calls--;
-  steal_canceller_if_unused_unlocked (self, &destroy, &data);
+  unused = steal_canceller_if_unused_unlocked (self, &is_job);
   ag_pending_unlock (self);
 
-  if (destroy != NULL)
-    destroy (data);
+  if (unused != NULL)
+    canceller_release (unused, is_job);
 }
 
 /* Completes @self with the value in @value (stolen, may be NULL or unset)
@@ -418,8 +462,8 @@ ag_pending_complete (AgPending      *self,
                      GError         *error)
 {
   g_autoptr(GCancellable) cancellable = NULL;
-  GDestroyNotify canceller_destroy;
-  gpointer canceller_data;
+  gpointer canceller;
+  gboolean canceller_is_job;
   AgCallback *callbacks;
   AgPendingState state;
   gboolean notify_taken = FALSE;
@@ -472,8 +516,7 @@ ag_pending_complete (AgPending      *self,
 
   /* in the order they were added */
   callbacks = callbacks_reverse (g_steal_pointer (&self->callbacks));
-  steal_canceller_if_unused_unlocked (self, &canceller_destroy,
-                                      &canceller_data);
+  canceller = steal_canceller_if_unused_unlocked (self, &canceller_is_job);
 
   ag_pending_unlock (self);
 
@@ -497,8 +540,8 @@ ag_pending_complete (AgPending      *self,
 
   /* The canceller is released before the done callbacks run, so that whoever
    * set it (a caller's job, say) learns of the completion first. */
-  if (canceller_destroy != NULL)
-    canceller_destroy (canceller_data);
+  if (canceller != NULL)
+    canceller_release (canceller, canceller_is_job);
 
   run_callbacks (self, callbacks);
 
@@ -574,8 +617,9 @@ ag_pending_finalize (GObject *object)
 
   free_callbacks (callbacks_reverse (g_steal_pointer (&self->callbacks)));
 
-  if (self->canceller_destroy != NULL)
-    self->canceller_destroy (self->canceller_data);
+  if (self->canceller != NULL)
+    canceller_release (g_steal_pointer (&self->canceller),
+                       self->canceller_is_job);
 
   if (G_IS_VALUE (&self->outcome.value))
     {
@@ -1571,8 +1615,8 @@ ag_pending_cancel_internal (AgPending  *self,
 {
   g_autoptr(GCancellable) cancellable = NULL;
   g_autofree char *message_copy = NULL;
-  AgCancellerFunc canceller = NULL;
-  gpointer canceller_data = NULL;
+  gpointer canceller = NULL;
+  gboolean canceller_is_job = FALSE;
   gboolean state_changed = FALSE;
 
   ag_pending_lock (self);
@@ -1612,7 +1656,7 @@ ag_pending_cancel_internal (AgPending  *self,
   if (self->canceller != NULL)
     {
       canceller = self->canceller;
-      canceller_data = self->canceller_data;
+      canceller_is_job = self->canceller_is_job;
       self->canceller_calls++;
     }
 
@@ -1621,7 +1665,7 @@ ag_pending_cancel_internal (AgPending  *self,
   g_object_ref (self);
 
   if (canceller != NULL)
-    call_canceller (self, canceller, canceller_data, message);
+    call_canceller (self, canceller, canceller_is_job, message);
 
   if (cancellable != NULL)
     g_cancellable_cancel (cancellable);
@@ -1772,17 +1816,15 @@ ag_pending_dup_cancel_message (AgPending *self)
  *
  * Since: 0.1
  */
-void
-ag_pending_set_canceller (AgPending       *self,
-                          AgCancellerFunc  canceller,
-                          gpointer         user_data,
-                          GDestroyNotify   destroy)
+/* Sets @canceller (see AgPending.canceller), or refuses it (with a warning)
+ * if @self has one, or releases it at once if @self is done. */
+static void
+set_canceller (AgPending *self,
+               gpointer   canceller,
+               gboolean   is_job)
 {
   g_autofree char *message = NULL;
   gboolean call = FALSE;
-
-  g_return_if_fail (AG_IS_PENDING (self));
-  g_return_if_fail (canceller != NULL);
 
   ag_pending_lock (self);
 
@@ -1790,9 +1832,8 @@ ag_pending_set_canceller (AgPending       *self,
     {
       ag_pending_unlock (self);
       g_warning ("%s: %s already has a canceller; the new one is ignored",
-                 G_STRFUNC, pending_display_name (self));
-      if (destroy != NULL)
-        destroy (user_data);
+                 "ag_pending_set_canceller", pending_display_name (self));
+      canceller_release (canceller, is_job);
       return;
     }
 
@@ -1801,14 +1842,12 @@ ag_pending_set_canceller (AgPending       *self,
   if (ag_pending_is_done_unlocked (self))
     {
       ag_pending_unlock (self);
-      if (destroy != NULL)
-        destroy (user_data);
+      canceller_release (canceller, is_job);
       return;
     }
 
   self->canceller = canceller;
-  self->canceller_data = user_data;
-  self->canceller_destroy = destroy;
+  self->canceller_is_job = is_job;
 
   if (self->cancelled)
     {
@@ -1822,9 +1861,34 @@ ag_pending_set_canceller (AgPending       *self,
   if (call)
     {
       g_object_ref (self);
-      call_canceller (self, canceller, user_data, message);
+      call_canceller (self, canceller, is_job, message);
       g_object_unref (self);
     }
+}
+
+void
+ag_pending_set_canceller (AgPending       *self,
+                          AgCancellerFunc  canceller,
+                          gpointer         user_data,
+                          GDestroyNotify   destroy)
+{
+  AgCanceller *record;
+
+  g_return_if_fail (AG_IS_PENDING (self));
+  g_return_if_fail (canceller != NULL);
+
+  record = g_new (AgCanceller, 1);
+  record->func = canceller;
+  record->data = user_data;
+  record->destroy = destroy;
+  set_canceller (self, record, FALSE);
+}
+
+void
+ag_pending_set_job_canceller (AgPending *self,
+                              gpointer   job)
+{
+  set_canceller (self, job, TRUE);
 }
 
 /**

@@ -1775,6 +1775,60 @@ test_cancel_before_start (void)
 
 /* }}} */
 
+/* {{{ /Caller/cancel/own-canceller */
+
+static void
+refused_canceller_cb (AgPending  *pending,
+                      const char *message,
+                      gpointer    user_data)
+{
+  g_assert_not_reached ();
+}
+
+/* A job's pending has its caller's canceller: a second one is refused, and
+ * the caller's still skips the job. */
+static void
+test_cancel_own_canceller (void)
+{
+  g_autoptr(AgCaller) caller = ag_caller_new_thread ("own-canceller");
+  g_autoptr(AgPending) blocker = NULL;
+  g_autoptr(AgPending) queued = NULL;
+  gint refused_destroyed = 0;
+  Probe probe;
+  Gate gate;
+
+  probe_init (&probe);
+  gate_init (&gate);
+
+  blocker = ag_caller_call_soon (caller, gate_job, &gate, NULL);
+  ag_test_latch_wait (&gate.started, 1);
+  queued = ag_caller_call_soon (caller, probe_job, &probe, probe_destroy);
+
+  g_test_expect_message (AG_TEST_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                         "*already has a canceller*");
+  ag_pending_set_canceller (queued, refused_canceller_cb, &refused_destroyed,
+                            ag_test_count);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (refused_destroyed, ==, 1);
+
+  g_assert_true (ag_pending_cancel (queued, "skipped"));
+  gate_open (&gate);
+  ag_test_wait_done (queued);
+  ag_test_assert_state (queued, AG_PENDING_STATE_CANCELLED);
+  ag_test_assert_pending_error (queued, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                "skipped");
+  ag_test_wait_done (blocker);
+  ag_test_latch_wait (&probe.destroyed, 1);
+
+  stop_and_wait (caller);
+  g_assert_cmpint (g_atomic_int_get (&probe.ran), ==, 0);
+  g_assert_cmpint (refused_destroyed, ==, 1);
+  probe_clear (&probe);
+  gate_clear (&gate);
+}
+
+/* }}} */
+
 /* {{{ /Caller/cancel/running */
 
 typedef struct
@@ -6358,6 +6412,8 @@ main (int   argc,
   g_test_add_func ("/Caller/call-direct", test_call_direct);
   g_test_add_func ("/Caller/jobs/outcomes", test_job_outcomes);
   g_test_add_func ("/Caller/cancel/before-start", test_cancel_before_start);
+  g_test_add_func ("/Caller/cancel/own-canceller",
+                   test_cancel_own_canceller);
   g_test_add_func ("/Caller/cancel/running", test_cancel_running);
   g_test_add_func ("/Caller/cancel/cross-thread", test_cancel_cross_thread);
   g_test_add_func ("/Caller/cancel/followed", test_cancel_followed);
