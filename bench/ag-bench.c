@@ -745,12 +745,19 @@ floor_roundtrip (void)
   g_mutex_clear (&F.lock);
 }
 
+/* The queue pair, and @worker serving it. */
 static void
-floor_queue_setup (void)
+floor_queues_start (GThreadFunc worker)
 {
   F.in = g_async_queue_new ();
   F.out = g_async_queue_new ();
-  F.thread = g_thread_new ("bench-floor", floor_queue_worker, NULL);
+  F.thread = g_thread_new ("bench-floor", worker, NULL);
+}
+
+static void
+floor_queue_setup (void)
+{
+  floor_queues_start (floor_queue_worker);
 }
 
 static void
@@ -823,10 +830,10 @@ bench_result_get_property (GObject    *object,
 {
   BenchResult *self = (BenchResult *) object;
 
-  if (prop_id == 1 && G_IS_VALUE (&self->value))
-    g_value_copy (&self->value, value);
-  else if (prop_id != 1)
+  if (prop_id != 1)
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  else if (G_IS_VALUE (&self->value))
+    g_value_copy (&self->value, value);
 }
 
 static void
@@ -866,9 +873,7 @@ floor_object_worker (gpointer data)
 static void
 floor_object_setup (void)
 {
-  F.in = g_async_queue_new ();
-  F.out = g_async_queue_new ();
-  F.thread = g_thread_new ("bench-floor", floor_object_worker, NULL);
+  floor_queues_start (floor_object_worker);
 }
 
 static void
