@@ -2121,9 +2121,9 @@ static void
 pool_assign_unlocked (AgCaller *worker,
                       AgJob    *job)
 {
-  /* The slot first: a thread that sees the worker (ag_caller_job_finished (), without
-   * the lock) must see the slot too, or releasing it would fail and the
-   * worker never go back to the pool. */
+  /* The slot first: a thread that sees the worker
+   * (ag_caller_job_finished (), without the lock) must see the slot too, or
+   * releasing it would fail and the worker never go back to the pool. */
   g_atomic_int_set (&job->pool_slot, 1);
   g_atomic_pointer_set (&job->caller, g_object_ref (worker));
 }

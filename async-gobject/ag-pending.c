@@ -1794,28 +1794,6 @@ ag_pending_dup_cancel_message (AgPending *self)
   return message;
 }
 
-/**
- * ag_pending_set_canceller:
- * @self: a [class@AsyncGObject.Pending]
- * @canceller: (scope notified) (closure user_data) (destroy destroy): the
- *   function that stops the work behind @self
- * @user_data: data for @canceller
- * @destroy: (nullable): frees @user_data
- *
- * Sets the function that [method@AsyncGObject.Pending.cancel] calls while
- * @self is not done. It is what turns a cancellation request into an
- * outcome: it stops the work, which then sets the outcome, or it sets it
- * itself.
- *
- * A pending has at most one canceller: a second one is refused with a
- * warning (and its @destroy runs at once). If @self was cancelled already,
- * @canceller is called at once with the accumulated cancel messages. If
- * @self is done, the canceller is never called and @destroy runs at once.
- * Otherwise @destroy runs once @self is done (before its done callbacks)
- * and no call of @canceller is in progress, or when @self is finalized.
- *
- * Since: 0.1
- */
 /* Sets @canceller (see AgPending.canceller), or refuses it (with a warning)
  * if @self has one, or releases it at once if @self is done. */
 static void
@@ -1866,6 +1844,28 @@ set_canceller (AgPending *self,
     }
 }
 
+/**
+ * ag_pending_set_canceller:
+ * @self: a [class@AsyncGObject.Pending]
+ * @canceller: (scope notified) (closure user_data) (destroy destroy): the
+ *   function that stops the work behind @self
+ * @user_data: data for @canceller
+ * @destroy: (nullable): frees @user_data
+ *
+ * Sets the function that [method@AsyncGObject.Pending.cancel] calls while
+ * @self is not done. It is what turns a cancellation request into an
+ * outcome: it stops the work, which then sets the outcome, or it sets it
+ * itself.
+ *
+ * A pending has at most one canceller: a second one is refused with a
+ * warning (and its @destroy runs at once). If @self was cancelled already,
+ * @canceller is called at once with the accumulated cancel messages. If
+ * @self is done, the canceller is never called and @destroy runs at once.
+ * Otherwise @destroy runs once @self is done (before its done callbacks)
+ * and no call of @canceller is in progress, or when @self is finalized.
+ *
+ * Since: 0.1
+ */
 void
 ag_pending_set_canceller (AgPending       *self,
                           AgCancellerFunc  canceller,
