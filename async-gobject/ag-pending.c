@@ -317,6 +317,80 @@ ag_pending_notify_state (AgPending *self)
                         &self->notify_queued);
 }
 
+/* Whether a value of @type holds nothing that belongs to a thread: it
+ * frees the same in any thread, and frees nobody else's object. */
+static gboolean
+value_type_is_plain (GType type)
+{
+  switch (G_TYPE_FUNDAMENTAL (type))
+    {
+    case G_TYPE_INVALID:  /* empty, or failed with a GError */
+    case G_TYPE_CHAR:
+    case G_TYPE_UCHAR:
+    case G_TYPE_BOOLEAN:
+    case G_TYPE_INT:
+    case G_TYPE_UINT:
+    case G_TYPE_LONG:
+    case G_TYPE_ULONG:
+    case G_TYPE_INT64:
+    case G_TYPE_UINT64:
+    case G_TYPE_ENUM:
+    case G_TYPE_FLAGS:
+    case G_TYPE_FLOAT:
+    case G_TYPE_DOUBLE:
+    case G_TYPE_STRING:
+    case G_TYPE_POINTER:  /* freed by nobody: @extra holds value_destroy */
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* The thread that holds the last reference to a done pending may let another
+ * thread drop it when finalizing it there runs no code of anybody else's:
+ *
+ *  - nothing is attached to the GObject: no data, weak or toggle reference
+ *    (GObject keeps them all in @qdata; a binding's wrapper is one), no
+ *    handler of ::notify (AgPending has no other signal);
+ *  - nothing of the pending's own: no name, metadata, cancellable or
+ *    value_destroy (@extra), caller, canceller or done callback;
+ *  - a value that holds no object, boxed or variant (value_type_is_plain ()).
+ *
+ * What is left to free is memory of this library and GLib's, and the
+ * context's reference, which any thread may drop. The caller holds the
+ * only reference: nothing of this changes meanwhile. */
+gboolean
+ag_pending_finalizes_anywhere (AgPending *self)
+{
+  static gsize notify_signal_id;
+  GObject *object = (GObject *) self;
+  gboolean anywhere;
+
+  /* GObject's own fields, read as g_object_unref () does: a reference or
+   * anything attached means somebody else may be about */
+  if (g_atomic_int_get (&object->ref_count) != 1 ||
+      g_atomic_pointer_get (&object->qdata) != NULL)
+    return FALSE;
+
+  ag_pending_lock (self);
+  anywhere = ag_pending_is_done_unlocked (self) &&
+             self->extra == NULL && self->caller == NULL &&
+             self->canceller == NULL && self->callbacks == NULL &&
+             value_type_is_plain (G_VALUE_TYPE (&self->outcome.value));
+  ag_pending_unlock (self);
+
+  if (!anywhere)
+    return FALSE;
+
+  if (g_once_init_enter (&notify_signal_id))
+    g_once_init_leave (&notify_signal_id,
+                       g_signal_lookup ("notify", G_TYPE_OBJECT));
+
+  return g_signal_handler_find (self, G_SIGNAL_MATCH_ID,
+                                (guint) notify_signal_id, 0,
+                                NULL, NULL, NULL) == 0;
+}
+
 /* ag_pending_notify_state() in a thread that runs the pending's context (a
  * done callback on a caller of that context, delivered by the caller):
  * no lock taken when nobody listens. */

@@ -2339,6 +2339,194 @@ test_done_callback_on (void)
 
 /* }}} */
 
+/* {{{ /Caller/done-on/release-burst */
+
+/* Where something was released, and how many times. */
+typedef struct
+{
+  GThread *thread;
+  gint     released;  /* (atomic) */
+} Released;
+
+static void
+released_here (Released *released)
+{
+  released->thread = g_thread_self ();
+  g_atomic_int_inc (&released->released);
+}
+
+static void
+released_weak_notify (gpointer  data,
+                      GObject  *where_the_object_was)
+{
+  released_here (data);
+}
+
+static void
+released_destroy (gpointer data)
+{
+  released_here (data);
+}
+
+static void
+count_done_cb (AgPending *pending,
+               gpointer   data)
+{
+  g_atomic_int_inc ((gint *) data);
+}
+
+static void
+notify_nothing_cb (GObject    *object,
+                   GParamSpec *pspec,
+                   gpointer    data)
+{
+}
+
+enum
+{
+  KEPT_OBJECT_VALUE,
+  KEPT_VALUE_DESTROY,
+  KEPT_WEAK_REF,
+  KEPT_DATA,
+  KEPT_HANDLER,
+  KEPT_METADATA,
+  N_KEPT
+};
+
+/* Results delivered in a burst: the pendings that hold nothing of anybody
+ * else's are released by another thread; the others, and their values, in
+ * the dispatch that delivered them, as one result alone is. */
+static void
+test_done_on_release_burst (void)
+{
+  const guint n_plain = 40;
+  GMainContext *context;
+  AgCaller *current;
+  Released kept[N_KEPT] = { { NULL, 0 } };
+  gint delivered = 0;
+  guint released_before;
+  double max_batch_time;
+
+  context = ag_test_push_context ();
+  current = ag_caller_get_current ();
+  /* one dispatch delivers them all, however slow this run */
+  max_batch_time = ag_caller_get_max_batch_time (current);
+  ag_caller_set_max_batch_time (current, 3600);
+  released_before = ag_caller_wait_releases ();
+
+  /* Plain outcomes: numbers, strings, errors, nothing */
+  for (guint i = 0; i < n_plain; i++)
+    {
+      g_autoptr(AgPending) pending = ag_pending_new ();
+
+      ag_pending_add_done_callback_on (pending, current, count_done_cb,
+                                       &delivered, NULL);
+      switch (i % 4)
+        {
+        case 0:
+          ag_pending_set_int (pending, i);
+          break;
+        case 1:
+          ag_pending_set_string (pending, "plain");
+          break;
+        case 2:
+          ag_pending_take_error (pending,
+                                 g_error_new_literal (G_IO_ERROR,
+                                                      G_IO_ERROR_FAILED,
+                                                      "plain"));
+          break;
+        default:
+          ag_pending_set_value (pending, NULL);
+          break;
+        }
+    }
+
+  /* Each holds something of somebody else's */
+  for (guint k = 0; k < N_KEPT; k++)
+    {
+      g_autoptr(AgPending) pending = ag_pending_new ();
+      g_autoptr(GObject) object = NULL;
+      g_auto(GValue) value = G_VALUE_INIT;
+
+      ag_pending_add_done_callback_on (pending, current, count_done_cb,
+                                       &delivered, NULL);
+      switch (k)
+        {
+        case KEPT_OBJECT_VALUE:
+          object = g_object_new (G_TYPE_OBJECT, NULL);
+          g_object_weak_ref (object, released_weak_notify, &kept[k]);
+          ag_pending_set_object (pending, object);
+          break;
+        case KEPT_VALUE_DESTROY:
+          ag_pending_set_pointer (pending, &kept[k], released_destroy);
+          break;
+        case KEPT_WEAK_REF:
+          g_object_weak_ref (G_OBJECT (pending), released_weak_notify,
+                             &kept[k]);
+          ag_pending_set_int (pending, 1);
+          break;
+        case KEPT_DATA:
+          g_object_set_data_full (G_OBJECT (pending), "kept", &kept[k],
+                                  released_destroy);
+          ag_pending_set_int (pending, 1);
+          break;
+        case KEPT_HANDLER:
+          g_signal_connect_data (pending, "notify::state",
+                                 G_CALLBACK (notify_nothing_cb), &kept[k],
+                                 (GClosureNotify) (void (*) (void))
+                                   released_destroy,
+                                 0);
+          ag_pending_set_int (pending, 1);
+          break;
+        case KEPT_METADATA:
+          object = g_object_new (G_TYPE_OBJECT, NULL);
+          g_object_weak_ref (object, released_weak_notify, &kept[k]);
+          g_value_init (&value, G_TYPE_OBJECT);
+          g_value_set_object (&value, object);
+          ag_pending_set_metadata (pending, "kept", &value);
+          ag_pending_set_int (pending, 1);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      /* the pending holds the only reference to the object */
+    }
+
+  ag_test_iterate_until_strict (context, &delivered, n_plain + N_KEPT);
+  g_assert_cmpuint (ag_caller_get_max_dispatched (current), ==,
+                    n_plain + N_KEPT);
+
+  /* Released by the dispatch that delivered them, in this thread */
+  for (guint k = 0; k < N_KEPT; k++)
+    {
+      g_assert_cmpint (g_atomic_int_get (&kept[k].released), ==, 1);
+      g_assert_true (kept[k].thread == g_thread_self ());
+    }
+
+  /* and every plain one by the other thread */
+  g_assert_cmpuint (ag_caller_wait_releases () - released_before, ==,
+                    n_plain);
+
+  /* A few results are released here, as they come */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(AgPending) pending = ag_pending_new ();
+
+      ag_pending_add_done_callback_on (pending, current, count_done_cb,
+                                       &delivered, NULL);
+      ag_pending_set_int (pending, i);
+    }
+  ag_test_iterate_until_strict (context, &delivered, n_plain + N_KEPT + 3);
+  g_assert_cmpuint (ag_caller_wait_releases () - released_before, ==,
+                    n_plain);
+
+  ag_caller_set_max_batch_time (current, max_batch_time);
+  stop_and_wait (current);
+  ag_test_pop_context (context);
+}
+
+/* }}} */
+
 /* {{{ /Caller/to-thread/basic */
 
 typedef struct
@@ -6442,6 +6630,8 @@ main (int   argc,
                    test_to_thread_pool_stop_cancels_waiting);
   g_test_add_func ("/Caller/to-thread/pool/stop-busy-worker",
                    test_to_thread_pool_stop_busy_worker);
+  g_test_add_func ("/Caller/done-on/release-burst",
+                   test_done_on_release_burst);
   g_test_add_func ("/Caller/to-thread/pool/burst",
                    test_to_thread_pool_burst);
   g_test_add_func ("/Caller/to-thread/pool/idle-wake-chain",
