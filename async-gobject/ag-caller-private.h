@@ -22,11 +22,6 @@ guint    ag_caller_reaper_get_looks    (void);
 
 AgCaller *ag_caller_dup_for_context   (GMainContext   *context);
 
-/* Waits until the thread that releases pendings delivered in bursts has
- * dropped every reference it was handed (see release_batch_flush ()), and
- * returns how many that is, since the process started. */
-guint     ag_caller_wait_releases     (void);
-
 void      ag_caller_add_done_on       (AgPending      *pending,
                                        AgCaller       *caller,
                                        AgDoneFunc      callback,

@@ -602,8 +602,7 @@ active_unlink_unlocked (AgCaller *self,
 }
 
 static void keyq_item_finished (AgJob *job);
-static void done_on_run (AgCaller *self,
-                         gpointer  data);
+static void done_on_deliver (gpointer data);
 static void follow_done_cb (AgPending *followed,
                             gpointer   data);
 static void worker_return_to_pool (AgCaller *worker);
@@ -783,160 +782,6 @@ follow_done_cb (AgPending *followed,
   ag_pending_copy_outcome (job->pending, followed);
 }
 
-/* Releasing pendings off the loop {{{ */
-
-/* Delivering a result ends, most of the time, with the last reference to
- * its pending, and GObject's finalization costs more than the rest of the
- * delivery (in bench/'s throughput scenario, about half of what a job costs
- * the thread that submits it and gets its result). When one dispatch
- * delivers a burst of results, the pendings that may be finalized in any
- * thread (ag_pending_finalizes_anywhere ()) go, a batch at a time, to a
- * thread of GLib's shared pool, and the loop gets back to its own work
- * sooner. Fewer results are released inline: a hand-over costs a wake-up,
- * which a round trip or a trickle of results would pay for nothing. So does
- * every pending under AG_DEBUG=leaks, whose report at exit then lists only
- * what leaked. */
-#define RELEASE_BATCH_MIN 8
-#define RELEASE_BATCH_MAX 64
-
-typedef struct
-{
-  guint      n;
-  AgPending *pendings[RELEASE_BATCH_MAX];
-} ReleaseBatch;
-
-/* The batch of the dispatch running in this thread (on its stack), or
- * NULL outside dispatches */
-static AG_THREAD_LOCAL ReleaseBatch *release_batch;
-
-/* protected by releases_lock: pendings handed to the releaser, and those
- * of them it released (ag_caller_wait_releases ()) */
-static AgMutex releases_lock = AG_MUTEX_INIT;
-static AgCond  releases_cond;
-static guint   releases_handed;
-static guint   releases_done;
-
-static void
-release_func (gpointer data,
-              gpointer user_data)
-{
-  ReleaseBatch *batch = data;
-  guint n = batch->n;
-
-  for (guint i = 0; i < n; i++)
-    g_object_unref (batch->pendings[i]);
-  g_free (batch);
-
-  ag_mutex_lock (&releases_lock);
-  releases_done += n;
-  ag_cond_broadcast (&releases_cond);
-  ag_mutex_unlock (&releases_lock);
-}
-
-/* Takes over @batch. */
-static void
-releaser_push (ReleaseBatch *batch)
-{
-  static gsize pool;
-
-  if (g_once_init_enter (&pool))
-    {
-      ag_cond_init (&releases_cond);
-      /* not exclusive: GLib's threads, which end once idle a while */
-      g_once_init_leave (&pool, (gsize) g_thread_pool_new (release_func, NULL,
-                                                           1, FALSE, NULL));
-    }
-
-  ag_mutex_lock (&releases_lock);
-  releases_handed += batch->n;
-  ag_mutex_unlock (&releases_lock);
-
-  g_thread_pool_push ((GThreadPool *) pool, batch, NULL);
-}
-
-/* Waits until the releaser has dropped every reference it was handed;
- * returns how many that is, since the process started. */
-guint
-ag_caller_wait_releases (void)
-{
-  guint done;
-
-  ag_mutex_lock (&releases_lock);
-  while (releases_done != releases_handed)
-    ag_cond_wait (&releases_cond, &releases_lock);
-  done = releases_done;
-  ag_mutex_unlock (&releases_lock);
-
-  return done;
-}
-
-/* Drops the references @batch holds: hands those of the pendings that
- * finalize anywhere to the releaser if there are enough of them, drops the
- * others here. */
-static void
-release_batch_flush (ReleaseBatch *batch)
-{
-  ReleaseBatch *away = NULL;
-
-  if (batch->n >= RELEASE_BATCH_MIN && !(ag_debug_flags () & AG_DEBUG_LEAKS))
-    {
-      away = g_malloc (G_STRUCT_OFFSET (ReleaseBatch, pendings) +
-                       batch->n * sizeof (AgPending *));
-      away->n = 0;
-      for (guint i = 0; i < batch->n; i++)
-        if (ag_pending_finalizes_anywhere (batch->pendings[i]))
-          away->pendings[away->n++] = g_steal_pointer (&batch->pendings[i]);
-    }
-
-  if (away != NULL && away->n >= RELEASE_BATCH_MIN)
-    releaser_push (g_steal_pointer (&away));
-
-  for (guint i = 0; i < batch->n; i++)
-    g_clear_object (&batch->pendings[i]);
-  for (guint i = 0; away != NULL && i < away->n; i++)
-    g_object_unref (away->pendings[i]);
-  g_free (away);
-  batch->n = 0;
-}
-
-/* The reference to a pending a delivery held, for the batch of this
- * thread's dispatch if there is one; else it is dropped now. */
-static void
-release_pending (AgPending *pending)
-{
-  ReleaseBatch *batch = release_batch;
-
-  if (batch == NULL)
-    {
-      g_object_unref (pending);
-      return;
-    }
-  if (batch->n == RELEASE_BATCH_MAX)
-    release_batch_flush (batch);
-  batch->pendings[batch->n++] = pending;
-}
-
-/* A dispatch starts collecting in @batch; returns the batch it replaces. */
-static ReleaseBatch *
-release_batch_begin (ReleaseBatch *batch)
-{
-  ReleaseBatch *previous = release_batch;
-
-  batch->n = 0;
-  release_batch = batch;
-  return previous;
-}
-
-static void
-release_batch_end (ReleaseBatch *batch,
-                   ReleaseBatch *previous)
-{
-  release_batch = previous;
-  release_batch_flush (batch);
-}
-
-/* }}} */
-
 /* Runs @job, taking over the reference its queue held. */
 static void
 run_job (AgCaller *self,
@@ -948,7 +793,10 @@ run_job (AgCaller *self,
 
   if (job->kind == ITEM_DONE_ON)
     {
-      done_on_run (self, job);
+      /* Like a direct call, dropped once the caller stops. */
+      if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
+        done_on_deliver (job);
+      done_on_free (job);
       return;
     }
 
@@ -1393,15 +1241,12 @@ has_done_on_unlocked (AgCaller *self)
 static void
 nested_dispatch (AgCaller *self)
 {
-  ReleaseBatch batch;
-  ReleaseBatch *previous;
   guint max;
 
   ag_caller_lock (self);
   max = self->max_batch_size;
   ag_caller_unlock (self);
 
-  previous = release_batch_begin (&batch);
   for (guint n = 0; n < max; n++)
     {
       AgJob **link;
@@ -1432,11 +1277,10 @@ nested_dispatch (AgCaller *self)
       ag_caller_unlock (self);
 
       if (one == NULL)
-        break;
+        return;
 
       run_job (self, one);
     }
-  release_batch_end (&batch, previous);
 }
 
 static void
@@ -1447,8 +1291,6 @@ caller_dispatch (AgCaller *self)
   guint max_batch;
   guint n = 0;
   AgCaller *previous;
-  ReleaseBatch releases;
-  ReleaseBatch *previous_releases;
   AgJob *batch;
 
   /* Take a batch of jobs, in one go: the queue's lock is taken twice per
@@ -1467,7 +1309,6 @@ caller_dispatch (AgCaller *self)
 
   previous = dispatching_caller;
   dispatching_caller = self;
-  previous_releases = release_batch_begin (&releases);
   /* Awake: the loop goes through prepare () before it sleeps again (which
    * check () does not always see: GLib skips it for a source that prepare
    * found ready). */
@@ -1532,7 +1373,6 @@ caller_dispatch (AgCaller *self)
     }
 
   dispatching_caller = previous;
-  release_batch_end (&releases, previous_releases);
   batch = g_steal_pointer (&self->batch);
 
   if (batch != NULL)
@@ -5202,23 +5042,6 @@ done_on_deliver (gpointer data)
    * otherwise take once per result. */
   if (done_on->node.takes_notify)
     ag_pending_notify_state_here (done_on->pending);
-}
-
-/* Runs a done callback the caller's queue delivers, unless the caller
- * stopped, and frees it. */
-static void
-done_on_run (AgCaller *self,
-             gpointer  data)
-{
-  DoneOn *done_on = data;
-
-  if (g_atomic_int_get (&self->state) == AG_CALLER_STATE_RUNNING)
-    {
-      done_on_deliver (done_on);
-      if (done_on->pending != NULL)
-        release_pending (g_steal_pointer (&done_on->pending));
-    }
-  done_on_free (done_on);
 }
 
 /* Whether the thread-default context of this thread is @context. */

@@ -78,9 +78,4 @@ AgCaller *ag_pending_get_caller         (AgPending    *self);
 void      ag_pending_set_job_canceller  (AgPending    *self,
                                          gpointer      job);
 
-/* Whether dropping the last reference to @self, which the calling thread
- * holds, may finalize it in any thread (see release_batch_flush () in
- * ag-caller.c). */
-gboolean  ag_pending_finalizes_anywhere (AgPending    *self);
-
 G_END_DECLS
