@@ -12,6 +12,11 @@
 #                   and wait_finish() on a GLib main loop (the raw
 #                   introspected API: no overrides yet)
 #   py-ag-done-on   the same, with pending.add_done_callback_on(caller, cb)
+#   py-ag-await     asyncio: await caller.to_thread(job) through an asyncio
+#                   future that a done callback resolves with
+#                   loop.call_soon_threadsafe() (what awaiting a pending on
+#                   asyncio takes without overrides: PyGObject 3.42 has no
+#                   GLib event loop for asyncio)
 #   py-executor     asyncio: await loop.run_in_executor(ThreadPoolExecutor, f)
 #   py-thread-idle  the usual PyGObject idiom: a threading.Thread per job,
 #                   which hands its result back with GLib.idle_add()
@@ -34,8 +39,8 @@ import sys
 import threading
 import time
 
-MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-executor', 'py-thread-idle',
-              'py-worker-idle']
+MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-ag-await', 'py-executor',
+              'py-thread-idle', 'py-worker-idle']
 
 now_ns = time.monotonic_ns
 
@@ -162,16 +167,24 @@ def next_or_quit(run, i, value, submit):
         run.loop.quit()
 
 
-def bench_ag(run, timeout, done_on):
+def import_ag():
     import gi
     gi.require_version('AsyncGObject', '1')
     from gi.repository import AsyncGObject as Ag
+    return Ag
 
-    caller = Ag.Caller.get_main()
 
+def ag_job(run):
+    """The job function of caller.to_thread(): sets the pending's value."""
     def job(pending, i):
         pending.set_int(run.job(i))
         return None
+    return job
+
+
+def bench_ag(run, timeout, done_on):
+    caller = import_ag().Caller.get_main()
+    job = ag_job(run)
 
     def waited(pending, result, i):
         try:
@@ -246,6 +259,46 @@ def bench_worker_idle(run, timeout):
 # }}}
 
 
+def bench_ag_await(run, timeout):
+    caller = import_ag().Caller.get_main()
+    job = ag_job(run)
+
+    def future_of(pending, loop):
+        """An asyncio future that gets the pending's value or error."""
+        future = loop.create_future()
+
+        def resolve(done):
+            if future.cancelled():
+                return
+            try:
+                future.set_result(done.get_int())
+            except Exception as e:  # noqa: BLE001
+                future.set_exception(e)
+
+        # Runs in the thread that completes the pending (a worker), or at
+        # once if it is done already.
+        pending.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(resolve, done))
+        return future
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        start = now_ns()
+        for i in range(run.total):
+            run.t_submit = now_ns()
+            pending = caller.to_thread(job, i)
+            try:
+                value = await asyncio.wait_for(future_of(pending, loop),
+                                               timeout)
+            except Exception as e:  # noqa: BLE001
+                run.fail(f'job {i} failed: {e!r}')
+                value = None
+            run.deliver(i, value)
+        run.wall_s = (now_ns() - start) / 1e9
+
+    asyncio.run(main())
+
+
 def bench_executor(run, timeout):
     async def main():
         loop = asyncio.get_running_loop()
@@ -267,6 +320,8 @@ def run_one(mechanism, n, warmup, pin, timeout):
         bench_ag(run, timeout, done_on=False)
     elif mechanism == 'py-ag-done-on':
         bench_ag(run, timeout, done_on=True)
+    elif mechanism == 'py-ag-await':
+        bench_ag_await(run, timeout)
     elif mechanism == 'py-executor':
         bench_executor(run, timeout)
     elif mechanism == 'py-thread-idle':

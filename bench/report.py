@@ -14,8 +14,8 @@ import sys
 
 C_MECHANISMS = ['floor', 'floor-object', 'invoke', 'gtask', 'threadpool',
                 'ag-to-thread', 'ag-to-thread-wait', 'ag-call-soon']
-PY_MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-executor',
-                 'py-thread-idle', 'py-worker-idle']
+PY_MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-ag-await',
+                 'py-executor', 'py-thread-idle', 'py-worker-idle']
 AG = 'ag-to-thread'      # the mechanism the targets are about
 PY_AG = 'py-ag-wait'
 
