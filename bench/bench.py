@@ -291,8 +291,10 @@ def bench_ag_await(run, timeout):
                 value = await asyncio.wait_for(future_of(pending, loop),
                                                timeout)
             except Exception as e:  # noqa: BLE001
+                # A time-out or an error: the results not had are reported
+                # missing.
                 run.fail(f'job {i} failed: {e!r}')
-                value = None
+                break
             run.deliver(i, value)
         run.wall_s = (now_ns() - start) / 1e9
 
