@@ -22,7 +22,8 @@
  *                  main context that records the gaps between its dispatches
  *
  * Mechanisms: floor (GMutex + GCond, or a GAsyncQueue pair, no main loop),
- * floor-object (the queue pair with a GObject per job), invoke, gtask,
+ * floor-object (the queue pair with a GObject per job), floor-pending (the
+ * queue pair with an AgPending per job), invoke, gtask,
  * threadpool, ag-to-thread, ag-to-thread-wait, ag-call-soon; see `--list`.
  *
  * Every result is checked: delivered exactly once, with the right value, on
@@ -899,6 +900,64 @@ floor_object_receive (guint count)
 
 /* }}} */
 
+/* Mechanism: floor-pending {{{ */
+
+/* The GAsyncQueue floor carrying one AgPending per job: the main thread
+ * makes it, the worker completes it, the main thread reads the outcome and
+ * releases it. No caller, no main loop, no done callback: what giving a
+ * pending per job costs at least, whatever the mechanism that carries it. */
+
+static gpointer
+floor_pending_worker (gpointer data)
+{
+  /* Jobs are submitted with consecutive ids and this one thread takes
+   * them in order: the pending need not carry its id (qdata would add a
+   * GData array to each) */
+  guint id = 0;
+
+  for (;;)
+    {
+      gpointer item = g_async_queue_pop (F.in);
+
+      if (item == FLOOR_QUIT)
+        return NULL;
+      ag_pending_set_int (item, GPOINTER_TO_SIZE (PACK (id, job_body (id))));
+      id++;
+      g_async_queue_push (F.out, item);
+    }
+}
+
+static void
+floor_pending_setup (void)
+{
+  floor_queues_start (floor_pending_worker);
+}
+
+static void
+floor_pending_submit (guint id)
+{
+  g_async_queue_push (F.in, ag_pending_new ());
+}
+
+static void
+floor_pending_receive (guint count)
+{
+  for (guint i = 0; i < count; i++)
+    {
+      AgPending *pending = g_async_queue_pop (F.out);
+      g_autoptr(GError) error = NULL;
+      gpointer reply;
+
+      reply = GSIZE_TO_POINTER (ag_pending_get_int (pending, &error));
+      if (error != NULL)
+        fail ("pending failed: %s", error->message);
+      verify (PACKED_ID (reply), PACKED_VALUE (reply));
+      g_object_unref (pending);
+    }
+}
+
+/* }}} */
+
 static const Mechanism mechanisms[] = {
   { "floor", "GMutex+GCond (roundtrip) or GAsyncQueue pair, no main loop",
     floor_queue_setup, floor_queue_submit, floor_queue_teardown,
@@ -909,6 +968,11 @@ static const Mechanism mechanisms[] = {
     "loop (throughput and memory)",
     floor_object_setup, floor_object_submit, floor_queue_teardown,
     floor_object_receive, 1 << SCENARIO_THROUGHPUT | 1 << SCENARIO_MEMORY },
+  { "floor-pending",
+    "the GAsyncQueue pair with an AgPending made, completed and released "
+    "per job, no main loop (throughput and memory)",
+    floor_pending_setup, floor_pending_submit, floor_queue_teardown,
+    floor_pending_receive, 1 << SCENARIO_THROUGHPUT | 1 << SCENARIO_MEMORY },
   { "invoke", "g_main_context_invoke to a worker thread's loop and back",
     invoke_setup, invoke_submit, invoke_teardown },
   { "gtask", "g_task_run_in_thread",

@@ -12,8 +12,9 @@ import json
 import statistics
 import sys
 
-C_MECHANISMS = ['floor', 'floor-object', 'invoke', 'gtask', 'threadpool',
-                'ag-to-thread', 'ag-to-thread-wait', 'ag-call-soon']
+C_MECHANISMS = ['floor', 'floor-object', 'floor-pending', 'invoke', 'gtask',
+                'threadpool', 'ag-to-thread', 'ag-to-thread-wait',
+                'ag-call-soon']
 PY_MECHANISMS = ['py-ag-wait', 'py-ag-done-on', 'py-ag-await',
                  'py-executor', 'py-thread-idle', 'py-worker-idle']
 AG = 'ag-to-thread'      # the mechanism the targets are about
@@ -177,6 +178,7 @@ def targets(summary):
              and ns <= 0.5 * pool)
     life = get(summary, AG, 'pending_life')
     bound = get(summary, 'floor-object', 'tput')
+    carried = get(summary, 'floor-pending', 'tput')
     out.append(('tput',
                 f'throughput ≤ 0.5× GThreadPool ns/job: {AG} {fmt(ns)} ns '
                 f'vs threadpool {fmt(pool)} ns '
@@ -186,15 +188,19 @@ def targets(summary):
                 f'({(life or 0) / (pool or 1):.2f}× threadpool); the floor\'s '
                 f'queue with a bare GObject per job (floor-object, no main '
                 f'loop): {fmt(bound)} ns '
-                f'({(bound or 0) / (pool or 1):.2f}× threadpool)', holds))
+                f'({(bound or 0) / (pool or 1):.2f}× threadpool), with a '
+                f'pending per job (floor-pending): {fmt(carried)} ns '
+                f'({(carried or 0) / (pool or 1):.2f}× threadpool)', holds))
 
     mem = get(summary, AG, 'mem')
     size = get(summary, AG, 'pending_bytes')
     holds = all_ok(summary, AG, ['mem']) and mem is not None and mem <= 160
     bound = get(summary, 'floor-object', 'mem')
+    carried = get(summary, 'floor-pending', 'mem')
     out.append(('mem', f'≤ 160 bytes per in-flight job: {AG} {fmt(mem)} '
                 f'bytes, of which the pending\'s instance is '
-                f'{fmt(size, 0)}; floor-object {fmt(bound)} bytes', holds))
+                f'{fmt(size, 0)}; floor-object {fmt(bound)} bytes, '
+                f'floor-pending {fmt(carried)} bytes', holds))
 
     # "Never" within a run: each round's maximum; over rounds, the median
     # (the method of every other figure), with the worst round shown too.
@@ -293,7 +299,10 @@ def render(summary, machine, rounds):
                  'GAsyncQueue pair). floor-object: that queue pair carrying '
                  'one GObject per job (one read-only property, its result a '
                  'GValue), made and released by the main thread: the least '
-                 'a result object adds. rt 1 CPU: whole process on CPU 0 '
+                 'a result object adds; floor-pending: the same with an '
+                 'AgPending per job (ag_pending_new, ag_pending_set_int in '
+                 'the worker, ag_pending_get_int), the least a pending per '
+                 'job costs whatever carries it. rt 1 CPU: whole process on CPU 0 '
                  '(taskset -c 0); rt 2 CPUs: main thread on CPU 0, workers '
                  'on CPU 1. Loop block: longest poll-to-poll gap of the main '
                  'loop (main thread alone on CPU 0) while a producer thread '
